@@ -1,0 +1,637 @@
+/* muster: the command-line client for operators, drill coordinators, analysts and admins. */
+#include "cfg.h"
+#include "client.h"
+#include "incident.h"
+#include "init.h"
+#include "log.h"
+#include "util.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+/* Global options, before the subcommand. */
+static const char *opt_conf;			  /* -c: configuration file or directory */
+static const char *opt_key = "keys/operator.key"; /* -k: our key file */
+static int opt_timeout_ms = 10000;		  /* -t */
+static volatile sig_atomic_t stopping;		  /* SIGINT/SIGTERM during watch */
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: muster [-c CONF] [-k KEYFILE] [-t TIMEOUT_MS] COMMAND ...\n"
+		"commands:\n"
+		"  init DIR [--force]           write a working configuration with keys\n"
+		"  check [CONF]                 validate a configuration and exit\n"
+		"  incident new --type T (--place P | --at LAT,LON) [--description D]\n"
+		"               [--casualties N] [--people-affected N] [--hazmat] [--reporter R]\n"
+		"               [--exercise] [--json]\n"
+		"  incident show ID [--json]\n"
+		"  incident list [--all] [--json]\n"
+		"  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
+		"               [--note N] [--json]\n"
+		"  incident close ID --reason R [--json]\n"
+		"  watch [--json] [--count N]   print the live feed of committed events\n"
+		"CONF defaults to $MUSTER_CONF, else ./musterd.conf; KEYFILE is relative to it.\n");
+	exit(2);
+}
+
+/* Prints one error line and exits 1. */
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("muster: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Returns the configuration path to use. */
+static const char *
+conf_path(void)
+{
+	const char *env = getenv("MUSTER_CONF");
+
+	if (opt_conf)
+		return opt_conf;
+	return env && env[0] ? env : "musterd.conf";
+}
+
+/* Parses a whole non-negative decimal number or dies naming WHAT. */
+static long long
+parse_count(const char *s, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0')
+		die("%s: '%s' is not a whole number", what, s);
+	return v;
+}
+
+/* Parses "LAT,LON" or dies. */
+static void
+parse_coords(const char *s, double *lat, double *lon)
+{
+	char *end;
+
+	errno = 0;
+	*lat = strtod(s, &end);
+	if (errno || end == s || *end != ',')
+		die("--at: expected LAT,LON, got '%s'", s);
+	s = end + 1;
+	*lon = strtod(s, &end);
+	if (errno || end == s || *end != '\0')
+		die("--at: expected LAT,LON, got '%s'", s);
+}
+
+/* Formats a wall-clock time in ms as local "YYYY-MM-DD HH:MM:SS". */
+static const char *
+fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	return buf;
+}
+
+/* Prints an incident for a person, or as one JSON line. */
+static void
+print_incident(const Muster__Incident *inc, int as_json)
+{
+	char t1[32], t2[32];
+	const Muster__Location *l = inc->location;
+
+	if (as_json) {
+		json_t *o = incident_to_json(inc);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (s)
+			puts(s);
+		free(s);
+		json_decref(o);
+		return;
+	}
+	printf("incident #%" PRIu64 "  %s  [%s]%s\n", inc->id, inc->type,
+	       incident_state_name(inc->state), inc->exercise ? "  EXERCISE" : "");
+	if (inc->tier)
+		printf("  tier:        %u\n", inc->tier);
+	if (l) {
+		printf("  place:       %s", l->place);
+		if (l->coords)
+			printf(" (%.6f, %.6f)", l->coords->lat, l->coords->lon);
+		printf("\n  area:        street %s, community %s, grid %s%s%s\n",
+		       l->street[0] ? l->street : "-", l->community[0] ? l->community : "-",
+		       l->grid[0] ? l->grid : "-", l->key_place[0] ? ", key place " : "",
+		       l->key_place);
+	}
+	if (inc->description[0])
+		printf("  description: %s\n", inc->description);
+	printf("  casualties:  %d   people affected: %d%s\n", inc->casualties, inc->people_affected,
+	       inc->hazmat ? "   HAZMAT" : "");
+	if (inc->reporter[0])
+		printf("  reporter:    %s\n", inc->reporter);
+	printf("  received:    %s by %s\n", fmt_time(inc->received_at_ms, t1, sizeof t1),
+	       inc->opened_by);
+	if (inc->state == MUSTER__INCIDENT_STATE__INCIDENT_CLOSED)
+		printf("  closed:      %s: %s\n", fmt_time(inc->closed_at_ms, t2, sizeof t2),
+		       inc->close_reason);
+}
+
+/* Sends E on the control socket and returns the reply, or dies with the daemon's error. */
+static Envelope *
+call(Envelope *e)
+{
+	struct client_conf cc;
+	char *err = NULL;
+	void *ctx, *s;
+	Envelope *r;
+
+	if (client_conf_load(&cc, conf_path(), opt_key, &err) != 0)
+		die("%s", err);
+	ctx = zmq_ctx_new();
+	if (ctx == NULL)
+		die("cannot create a ZeroMQ context");
+	s = client_socket(ctx, ZMQ_DEALER, cc.control, &cc, &err);
+	if (s == NULL)
+		die("%s", err);
+	r = client_call(s, e, opt_timeout_ms, &err);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	client_conf_finish(&cc);
+	if (r == NULL)
+		die("%s", err);
+	if (r->body_case == MUSTER__ENVELOPE__BODY_ERROR) {
+		fprintf(stderr, "muster: refused (%s)%s%s: %s\n", wire_code_name(r->error->code),
+			r->error->field[0] ? " field " : "", r->error->field, r->error->message);
+		wire_free(r);
+		exit(1);
+	}
+	return r;
+}
+
+/* muster init DIR [--force] */
+static int
+cmd_init(int argc, char **argv)
+{
+	int force = 0, i;
+	const char *dir = NULL;
+	char *err = NULL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (dir == NULL && argv[i][0] != '-')
+			dir = argv[i];
+		else
+			usage();
+	}
+	if (dir == NULL)
+		usage();
+	if (init_write(dir, force, &err) != 0)
+		die("init: %s", err);
+	printf("muster: wrote a working configuration to %s\n"
+	       "  start the daemon:  musterd -d -c %s/musterd.conf\n"
+	       "  start an agent:    muster-agent -c %s -k keys/agent-fire.key\n"
+	       "  report:            muster -c %s incident new --type fire.ebike --place <place>\n",
+	       dir, dir, dir, dir);
+	return 0;
+}
+
+/* muster check [CONF] */
+static int
+cmd_check(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : conf_path();
+	char *errors = NULL, *full = NULL;
+	struct config *c;
+	size_t n = strlen(path);
+
+	if (argc > 2)
+		usage();
+	if (n < 5 || strcmp(path + n - 5, ".conf") != 0)
+		full = xasprintf("%s/musterd.conf", path);
+	c = cfg_load(full ? full : path, &errors);
+	if (c == NULL) {
+		fputs(errors ? errors : "configuration invalid\n", stderr);
+		if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+			fputc('\n', stderr);
+		free(errors);
+		free(full);
+		return 1;
+	}
+	printf("%s: configuration OK (%zu places, %zu departments, %zu units, %zu people, %zu "
+	       "experts, %zu clients)\n",
+	       full ? full : path, c->district->n_places, c->roster->n_departments,
+	       c->roster->n_units, c->roster->n_people, c->roster->n_experts, c->n_clients);
+	cfg_free(c);
+	free(full);
+	return 0;
+}
+
+/* muster incident new ... */
+static int
+cmd_incident_new(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"type", required_argument, NULL, 't'},
+	    {"place", required_argument, NULL, 'p'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"casualties", required_argument, NULL, 'c'},
+	    {"people-affected", required_argument, NULL, 'P'},
+	    {"hazmat", no_argument, NULL, 'h'},
+	    {"reporter", required_argument, NULL, 'r'},
+	    {"exercise", no_argument, NULL, 'x'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	Envelope e, *r;
+	Muster__SubmitIncident si;
+	Muster__Location loc;
+	Muster__Coordinates co;
+	int ch, as_json = 0, have_coords = 0;
+	long long v;
+
+	muster__envelope__init(&e);
+	muster__submit_incident__init(&si);
+	muster__location__init(&loc);
+	muster__coordinates__init(&co);
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			si.type = optarg;
+			break;
+		case 'p':
+			loc.place = optarg;
+			break;
+		case 'a':
+			parse_coords(optarg, &co.lat, &co.lon);
+			have_coords = 1;
+			break;
+		case 'd':
+			si.description = optarg;
+			break;
+		case 'c':
+			v = parse_count(optarg, "--casualties");
+			if (v < INT32_MIN || v > INT32_MAX)
+				die("--casualties: out of range");
+			si.casualties = (int32_t)v;
+			break;
+		case 'P':
+			v = parse_count(optarg, "--people-affected");
+			if (v < INT32_MIN || v > INT32_MAX)
+				die("--people-affected: out of range");
+			si.people_affected = (int32_t)v;
+			break;
+		case 'h':
+			si.hazmat = 1;
+			break;
+		case 'r':
+			si.reporter = optarg;
+			break;
+		case 'x':
+			e.exercise = 1;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || si.type == NULL)
+		die("incident new: --type is required (and --place or --at)");
+	if (have_coords)
+		loc.coords = &co;
+	si.location = &loc;
+	e.body_case = MUSTER__ENVELOPE__BODY_SUBMIT_INCIDENT;
+	e.submit_incident = &si;
+	r = call(&e);
+	if (r->body_case != MUSTER__ENVELOPE__BODY_INCIDENT_REPLY || !r->incident_reply->incident)
+		die("unexpected reply %s", wire_body_name(r->body_case));
+	print_incident(r->incident_reply->incident, as_json);
+	wire_free(r);
+	return 0;
+}
+
+/* Parses an incident id argument or dies. */
+static uint64_t
+parse_id(const char *s)
+{
+	long long v = parse_count(s[0] == '#' ? s + 1 : s, "incident id");
+
+	if (v <= 0)
+		die("incident id must be positive");
+	return (uint64_t)v;
+}
+
+/* muster incident show|list|update|close ... */
+static int
+cmd_incident_other(const char *verb, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"casualties", required_argument, NULL, 'c'},
+	    {"people-affected", required_argument, NULL, 'P'},
+	    {"note", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	Envelope e, *r;
+	Muster__GetIncident gi;
+	Muster__ListIncidents li;
+	Muster__CloseIncident ci;
+	Muster__UpdateIncident ui;
+	int ch, as_json = 0, all = 0;
+	const char *reason = NULL;
+	size_t i;
+
+	muster__envelope__init(&e);
+	muster__update_incident__init(&ui);
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			as_json = 1;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'd':
+			ui.description = optarg;
+			break;
+		case 'c':
+			ui.has_casualties = 1;
+			ui.casualties = (int32_t)parse_count(optarg, "--casualties");
+			break;
+		case 'P':
+			ui.has_people_affected = 1;
+			ui.people_affected = (int32_t)parse_count(optarg, "--people-affected");
+			break;
+		case 'n':
+			ui.note = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (strcmp(verb, "list") == 0) {
+		uint64_t after = 0;
+		int more;
+
+		if (optind != argc)
+			usage();
+		do {
+			muster__envelope__init(&e);
+			muster__list_incidents__init(&li);
+			li.include_closed = all;
+			li.after_id = after;
+			e.body_case = MUSTER__ENVELOPE__BODY_LIST_INCIDENTS;
+			e.list_incidents = &li;
+			r = call(&e);
+			if (r->body_case != MUSTER__ENVELOPE__BODY_INCIDENT_LIST)
+				die("unexpected reply %s", wire_body_name(r->body_case));
+			for (i = 0; i < r->incident_list->n_incidents; i++) {
+				const Muster__Incident *inc = r->incident_list->incidents[i];
+				char t[32];
+
+				if (as_json)
+					print_incident(inc, 1);
+				else
+					printf("#%-6" PRIu64 " %-7s %-20s %-24s %s  %s\n", inc->id,
+					       incident_state_name(inc->state), inc->type,
+					       inc->location ? inc->location->place : "",
+					       fmt_time(inc->received_at_ms, t, sizeof t),
+					       inc->exercise ? "EXERCISE" : "");
+				after = inc->id;
+			}
+			more = r->incident_list->more;
+			wire_free(r);
+		} while (more);
+		return 0;
+	}
+	if (optind + 1 != argc)
+		usage();
+	if (strcmp(verb, "show") == 0) {
+		muster__get_incident__init(&gi);
+		gi.id = parse_id(argv[optind]);
+		e.body_case = MUSTER__ENVELOPE__BODY_GET_INCIDENT;
+		e.get_incident = &gi;
+	} else if (strcmp(verb, "close") == 0) {
+		if (reason == NULL)
+			die("incident close: --reason is required");
+		muster__close_incident__init(&ci);
+		ci.id = parse_id(argv[optind]);
+		ci.reason = (char *)reason;
+		e.body_case = MUSTER__ENVELOPE__BODY_CLOSE_INCIDENT;
+		e.close_incident = &ci;
+	} else if (strcmp(verb, "update") == 0) {
+		ui.id = parse_id(argv[optind]);
+		e.body_case = MUSTER__ENVELOPE__BODY_UPDATE_INCIDENT;
+		e.update_incident = &ui;
+	} else {
+		usage();
+	}
+	r = call(&e);
+	if (r->body_case != MUSTER__ENVELOPE__BODY_INCIDENT_REPLY || !r->incident_reply->incident)
+		die("unexpected reply %s", wire_body_name(r->body_case));
+	print_incident(r->incident_reply->incident, as_json);
+	wire_free(r);
+	return 0;
+}
+
+/* Stops watch at the next wake-up. */
+static void
+on_signal(int sig)
+{
+	stopping = 1;
+}
+
+/* muster watch [--json] [--count N] */
+static int
+cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"count", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct client_conf cc;
+	char *err = NULL;
+	void *ctx, *s, *mon;
+	int ch, as_json = 0;
+	long long count = -1, seen = 0;
+	struct sigaction sa;
+
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			as_json = 1;
+			break;
+		case 'n':
+			count = parse_count(optarg, "--count");
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		die("sigaction: %s", strerror(errno));
+	if (client_conf_load(&cc, conf_path(), opt_key, &err) != 0)
+		die("%s", err);
+	ctx = zmq_ctx_new();
+	if (ctx == NULL)
+		die("cannot create a ZeroMQ context");
+	s = client_socket(ctx, ZMQ_SUB, cc.feed, &cc, &err);
+	if (s == NULL)
+		die("%s", err);
+	if (zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+	    zmq_socket_monitor(s, "inproc://watch-monitor",
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+		die("watch: %s", zmq_strerror(errno));
+	mon = zmq_socket(ctx, ZMQ_PAIR);
+	if (mon == NULL || zmq_connect(mon, "inproc://watch-monitor") != 0)
+		die("watch: monitor: %s", zmq_strerror(errno));
+	while (!stopping && (count < 0 || seen < count)) {
+		zmq_pollitem_t pi[2] = {{.socket = s, .events = ZMQ_POLLIN},
+					{.socket = mon, .events = ZMQ_POLLIN}};
+		int n = zmq_poll(pi, 2, 500);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", zmq_strerror(errno));
+		}
+		if (pi[1].revents & ZMQ_POLLIN) {
+			zmq_msg_t ev, addr;
+			uint16_t id = 0;
+
+			zmq_msg_init(&ev);
+			zmq_msg_init(&addr);
+			if (zmq_msg_recv(&ev, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2 &&
+			    zmq_msg_recv(&addr, mon, 0) >= 0)
+				memcpy(&id, zmq_msg_data(&ev), sizeof id);
+			zmq_msg_close(&ev);
+			zmq_msg_close(&addr);
+			/* Progress for people (and tests) on stderr; events alone on stdout. */
+			if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+				fprintf(stderr, "muster: watching %s\n", cc.feed);
+			else if (id == ZMQ_EVENT_DISCONNECTED)
+				fprintf(stderr, "muster: feed disconnected, reconnecting\n");
+			else if (id)
+				fprintf(stderr, "muster: feed refused this key (authentication)\n");
+		}
+		if (pi[0].revents & ZMQ_POLLIN) {
+			Envelope *e = client_recv(s, 0, &err);
+
+			if (e == NULL) {
+				if (err) {
+					fprintf(stderr, "muster: %s\n", err);
+					free(err);
+					err = NULL;
+				}
+				continue;
+			}
+			if (e->body_case == MUSTER__ENVELOPE__BODY_EVENT) {
+				const Muster__Event *ev = e->event;
+				char t[32];
+
+				if (as_json) {
+					printf("{\"seq\":%" PRIu64 ",\"wall_ms\":%" PRId64
+					       ",\"actor\":\"%s\",\"kind\":\"%s\",\"incident_id\":"
+					       "%" PRIu64 ",\"exercise\":%s,\"body\":%s}\n",
+					       ev->seq, ev->wall_ms, ev->actor, ev->kind,
+					       ev->incident_id, ev->exercise ? "true" : "false",
+					       ev->body_json);
+				} else {
+					printf("%s  #%-6" PRIu64 " %-18s %-16s %s%s\n",
+					       fmt_time(ev->wall_ms, t, sizeof t), ev->seq,
+					       ev->kind, ev->actor, ev->body_json,
+					       ev->exercise ? "  EXERCISE" : "");
+				}
+				fflush(stdout);
+				seen++;
+			}
+			wire_free(e);
+		}
+	}
+	zmq_socket_monitor(s, NULL, 0);
+	zmq_close(mon);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	client_conf_finish(&cc);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int ch;
+
+	log_init("muster", 1, 0);
+	/* Global options stop at the first non-option (the command). */
+	while ((ch = getopt(argc, argv, "+c:k:t:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt_conf = optarg;
+			break;
+		case 'k':
+			opt_key = optarg;
+			break;
+		case 't':
+			opt_timeout_ms = (int)parse_count(optarg, "-t");
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "init") == 0)
+		return cmd_init(argc, argv);
+	if (strcmp(argv[0], "check") == 0)
+		return cmd_check(argc, argv);
+	if (strcmp(argv[0], "watch") == 0)
+		return cmd_watch(argc, argv);
+	if (strcmp(argv[0], "incident") == 0 && argc >= 2) {
+		if (strcmp(argv[1], "new") == 0)
+			return cmd_incident_new(argc - 1, argv + 1);
+		return cmd_incident_other(argv[1], argc - 1, argv + 1);
+	}
+	usage();
+}

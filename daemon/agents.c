@@ -1,0 +1,338 @@
+/* agents: an agent is identified by its key's identity, never by its routing id: the
+ * routing id is only where its latest message came from, and where we answer. */
+#include "agents.h"
+#include "bus.h"
+#include "daemon.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session {
+	char *identity;		  /* "agent:fire" */
+	uint8_t rid[BUS_RID_MAX]; /* where its last message came from */
+	size_t rid_len;
+	int registered; /* a Register was accepted on this daemon run */
+	int64_t last_seen_ms;
+	int seq_known;	   /* last_seq is loaded from the store */
+	uint64_t last_seq; /* highest report seq recorded */
+};
+
+struct agents {
+	struct session *v;
+	size_t n;
+};
+
+struct agents *
+agents_new(void)
+{
+	return xcalloc(1, sizeof(struct agents));
+}
+
+void
+agents_free(struct agents *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++)
+		free(a->v[i].identity);
+	free(a->v);
+	free(a);
+}
+
+/* Returns the session of IDENTITY, or NULL. */
+static struct session *
+agents_find(struct agents *a, const char *identity)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].identity, identity) == 0)
+			return &a->v[i];
+	return NULL;
+}
+
+/* Returns the session of the request's sender, created when new, with its routing id
+ * brought up to date (it changes when the agent reconnects). */
+static struct session *
+agents_touch(struct agents *a, const struct request *r)
+{
+	struct session *s = agents_find(a, r->client->id);
+
+	if (s == NULL) {
+		a->v = xrealloc(a->v, (a->n + 1) * sizeof *a->v);
+		s = &a->v[a->n++];
+		memset(s, 0, sizeof *s);
+		s->identity = xstrdup(r->client->id);
+	}
+	memcpy(s->rid, r->msg->rid, r->msg->rid_len);
+	s->rid_len = r->msg->rid_len;
+	s->last_seen_ms = util_wall_ms();
+	return s;
+}
+
+void
+agents_drop(struct agents *a, const char *identity)
+{
+	struct session *s = agents_find(a, identity);
+
+	if (s == NULL)
+		return;
+	free(s->identity);
+	*s = a->v[--a->n];
+}
+
+void
+agents_reload_state(struct agents *a, struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		a->v[i].seq_known = 0;
+	/* Sessions of agents whose keys vanished were dropped by daemon_reload. */
+	(void)d;
+}
+
+int
+agents_route(struct agents *a, const char *identity, const uint8_t **rid, size_t *rid_len)
+{
+	struct session *s = agents_find(a, identity);
+
+	if (s == NULL || !s->registered)
+		return -1;
+	*rid = s->rid;
+	*rid_len = s->rid_len;
+	return 0;
+}
+
+size_t
+agents_count(const struct agents *a)
+{
+	return a->n;
+}
+
+/* Returns 1 when the agent of R may speak for unit U. */
+static int
+agents_owns(const struct request *r, const struct unit *u)
+{
+	return u->agent && strcmp(u->agent, r->client->id) == 0;
+}
+
+/* Adds U to the reply's unit list. */
+static Muster__UnitState *
+agents_unit_state(const struct unit *u)
+{
+	Muster__UnitState *us = xmalloc(sizeof *us);
+	Muster__Coordinates *c = xmalloc(sizeof *c);
+
+	muster__unit_state__init(us);
+	muster__coordinates__init(c);
+	us->unit_id = u->id;
+	c->lat = u->lat;
+	c->lon = u->lon;
+	us->position = c;
+	us->status = (Muster__UnitStatus)u->status;
+	return us;
+}
+
+int
+agents_register(struct request *r)
+{
+	const Muster__Register *reg = r->env->register_;
+	struct roster *ros = r->d->cfg->roster;
+	struct session *s;
+	Envelope reply;
+	Muster__Registered rd;
+	json_t *body = json_object(), *acc = json_array(), *rej = json_array();
+	size_t i, n_acc = 0, n_rej = 0, want = reg->n_unit_ids;
+
+	muster__envelope__init(&reply);
+	muster__registered__init(&rd);
+	/* An empty list means "every unit the roster gives me". */
+	if (want == 0) {
+		for (i = 0; i < ros->n_units; i++)
+			want += agents_owns(r, &ros->units[i]);
+	}
+	rd.accepted = xcalloc(want ? want : 1, sizeof *rd.accepted);
+	rd.units = xcalloc(want ? want : 1, sizeof *rd.units);
+	rd.rejected = xcalloc(reg->n_unit_ids ? reg->n_unit_ids : 1, sizeof *rd.rejected);
+	if (reg->n_unit_ids == 0) {
+		for (i = 0; i < ros->n_units; i++) {
+			if (!agents_owns(r, &ros->units[i]))
+				continue;
+			rd.accepted[n_acc] = ros->units[i].id;
+			rd.units[n_acc++] = agents_unit_state(&ros->units[i]);
+		}
+	}
+	for (i = 0; i < reg->n_unit_ids; i++) {
+		struct unit *u = roster_unit(ros, reg->unit_ids[i]);
+		Muster__RejectedUnit *ru;
+
+		if (u != NULL && agents_owns(r, u)) {
+			rd.accepted[n_acc] = u->id;
+			rd.units[n_acc++] = agents_unit_state(u);
+			continue;
+		}
+		ru = xmalloc(sizeof *ru);
+		muster__rejected_unit__init(ru);
+		ru->unit_id = reg->unit_ids[i];
+		ru->code = u ? MUSTER__ERROR_CODE__NOT_YOURS : MUSTER__ERROR_CODE__NOT_FOUND;
+		ru->message =
+		    u ? "this unit belongs to another agent" : "no such unit in the roster";
+		rd.rejected[n_rej++] = ru;
+		json_array_append_new(rej, json_string(reg->unit_ids[i]));
+	}
+	for (i = 0; i < n_acc; i++)
+		json_array_append_new(acc, json_string(rd.accepted[i]));
+	rd.n_accepted = rd.n_units = n_acc;
+	rd.n_rejected = n_rej;
+	rd.heartbeat_interval_ms = (uint32_t)r->d->cfg->heartbeat_interval_ms;
+	json_object_set_new(body, "agent", json_string(r->client->id));
+	json_object_set_new(body, "version",
+			    json_string(reg->agent_version ? reg->agent_version : ""));
+	json_object_set_new(body, "units", acc);
+	json_object_set_new(body, "rejected", rej);
+	if (daemon_emit(r->d, r->client->id, "agent.registered", 0, 0, body) != 0) {
+		for (i = 0; i < n_acc; i++) {
+			free(rd.units[i]->position);
+			free(rd.units[i]);
+		}
+		for (i = 0; i < n_rej; i++)
+			free(rd.rejected[i]);
+		free(rd.accepted);
+		free(rd.units);
+		free(rd.rejected);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not record the registration");
+	}
+	s = agents_touch(r->d->agents, r);
+	s->registered = 1;
+	log_info("agents: %s registered %zu units (%zu refused)", r->client->id, n_acc, n_rej);
+	reply.body_case = MUSTER__ENVELOPE__BODY_REGISTERED;
+	reply.registered = &rd;
+	daemon_reply(r, &reply);
+	for (i = 0; i < n_acc; i++) {
+		free(rd.units[i]->position);
+		free(rd.units[i]);
+	}
+	for (i = 0; i < n_rej; i++)
+		free(rd.rejected[i]);
+	free(rd.accepted);
+	free(rd.units);
+	free(rd.rejected);
+	return 0;
+}
+
+int
+agents_heartbeat(struct request *r)
+{
+	const Muster__Heartbeat *hb = r->env->heartbeat;
+	struct roster *ros = r->d->cfg->roster;
+	struct session *s = agents_find(r->d->agents, r->client->id);
+	int64_t now = util_wall_ms();
+	size_t i;
+
+	if (s == NULL || !s->registered)
+		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "register",
+				    "no session: register first");
+	/* Check everything before changing anything. */
+	for (i = 0; i < hb->n_units; i++) {
+		const Muster__UnitState *us = hb->units[i];
+		struct unit *u = roster_unit(ros, us->unit_id);
+
+		if (u == NULL)
+			return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "units.unit_id",
+					    "no unit '%.64s' in the roster", us->unit_id);
+		if (!agents_owns(r, u))
+			return request_fail(r, MUSTER__ERROR_CODE__NOT_YOURS, "units.unit_id",
+					    "unit '%.64s' belongs to another agent", us->unit_id);
+		if (us->position &&
+		    !(isfinite(us->position->lat) && isfinite(us->position->lon) &&
+		      fabs(us->position->lat) <= 90 && fabs(us->position->lon) <= 180))
+			return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT,
+					    "units.position",
+					    "unit '%.64s': coordinates out of range", us->unit_id);
+		if (us->status > MUSTER__UNIT_STATUS__UNIT_OUT_OF_SERVICE)
+			return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "units.status",
+					    "unit '%.64s': unknown status %d", us->unit_id,
+					    (int)us->status);
+	}
+	/* Record the status changes first; memory changes only once all are durable-to-be. */
+	for (i = 0; i < hb->n_units; i++) {
+		const Muster__UnitState *us = hb->units[i];
+		struct unit u = *roster_unit(ros, us->unit_id);
+		json_t *body;
+
+		if (us->status == MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED ||
+		    (int)us->status == (int)u.status)
+			continue;
+		body = json_object();
+		json_object_set_new(body, "unit", json_string(u.id));
+		json_object_set_new(body, "from", json_integer(u.status));
+		json_object_set_new(body, "to", json_integer(us->status));
+		if (us->position) {
+			u.lat = us->position->lat;
+			u.lon = us->position->lon;
+		}
+		json_object_set_new(body, "lat", json_real(u.lat));
+		json_object_set_new(body, "lon", json_real(u.lon));
+		u.status = (enum unit_status)us->status;
+		u.last_seen_ms = now;
+		if (store_put_unit(r->d->store, &u) != 0 ||
+		    daemon_emit(r->d, r->client->id, "unit.status", 0, 0, body) != 0)
+			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+					    "could not record the unit status");
+	}
+	agents_touch(r->d->agents, r);
+	for (i = 0; i < hb->n_units; i++) {
+		const Muster__UnitState *us = hb->units[i];
+		struct unit *u = roster_unit(ros, us->unit_id);
+
+		if (us->position) {
+			u->lat = us->position->lat;
+			u->lon = us->position->lon;
+		}
+		u->last_seen_ms = now;
+		if (us->status != MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED)
+			u->status = (enum unit_status)us->status;
+	}
+	return 0;
+}
+
+int
+agents_report(struct request *r)
+{
+	struct session *s = agents_touch(r->d->agents, r);
+	uint64_t order_id = r->env->body_case == MUSTER__ENVELOPE__BODY_RECEIPT
+				? r->env->receipt->order_id
+				: r->env->status->order_id;
+	Envelope reply;
+	Muster__ReportAck ack;
+
+	if (!s->seq_known) {
+		if (store_get_agent_seq(r->d->store, s->identity, &s->last_seq) != 0)
+			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+					    "could not read the report log");
+		s->seq_known = 1;
+	}
+	if (r->env->seq <= s->last_seq) {
+		/* Already recorded: acknowledge again, apply nothing. */
+		muster__envelope__init(&reply);
+		muster__report_ack__init(&ack);
+		ack.acked_seq = r->env->seq;
+		ack.code = MUSTER__ERROR_CODE__DUPLICATE;
+		ack.message = "already recorded";
+		reply.body_case = MUSTER__ENVELOPE__BODY_REPORT_ACK;
+		reply.report_ack = &ack;
+		daemon_reply(r, &reply);
+		return 0;
+	}
+	/* Orders arrive with the muster work (issue 3); until then no order exists. */
+	return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "order_id", "no order #%llu",
+			    (unsigned long long)order_id);
+}

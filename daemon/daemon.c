@@ -1,0 +1,433 @@
+/* daemon: every message goes decode -> authorise -> handler (inside a savepoint) -> events
+ * and queued replies; a low-priority event then commits the whole iteration's work in one
+ * transaction and only after that releases the replies, orders and feed events. */
+#include "daemon.h"
+#include "agents.h"
+#include "auth.h"
+#include "incident.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* One row of the dispatch table. */
+struct handler {
+	int body;	      /* envelope body case */
+	enum bus_socket sock; /* the socket it must arrive on */
+	int roles;	      /* roles allowed to send it */
+	int writes;	      /* 1: may change state, runs inside a savepoint */
+	handler_fn fn;
+};
+
+#define STAFF (ROLE_OPERATOR | ROLE_COORDINATOR)
+#define READERS (ROLE_OPERATOR | ROLE_COORDINATOR | ROLE_OBSERVER)
+
+static const struct handler daemon_handlers[] = {
+    {MUSTER__ENVELOPE__BODY_SUBMIT_INCIDENT, BUS_CONTROL, STAFF, 1, incident_submit},
+    {MUSTER__ENVELOPE__BODY_UPDATE_INCIDENT, BUS_CONTROL, STAFF, 1, incident_update},
+    {MUSTER__ENVELOPE__BODY_CLOSE_INCIDENT, BUS_CONTROL, STAFF, 1, incident_close},
+    {MUSTER__ENVELOPE__BODY_GET_INCIDENT, BUS_CONTROL, READERS, 0, incident_get},
+    {MUSTER__ENVELOPE__BODY_LIST_INCIDENTS, BUS_CONTROL, READERS, 0, incident_list},
+    {MUSTER__ENVELOPE__BODY_REGISTER, BUS_AGENTS, ROLE_AGENT, 1, agents_register},
+    {MUSTER__ENVELOPE__BODY_HEARTBEAT, BUS_AGENTS, ROLE_AGENT, 1, agents_heartbeat},
+    {MUSTER__ENVELOPE__BODY_RECEIPT, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
+    {MUSTER__ENVELOPE__BODY_STATUS, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
+};
+
+uint64_t
+daemon_next_seq(struct daemon *d)
+{
+	return ++d->out_seq;
+}
+
+/* daemon_next_seq for bus_fail_batch. */
+static uint64_t
+daemon_next_seq_cb(void *arg)
+{
+	return daemon_next_seq(arg);
+}
+
+/* Makes sure the flush runs at the end of this loop iteration. */
+static void
+daemon_schedule_flush(struct daemon *d)
+{
+	if (!event_pending(d->flush_ev, EV_TIMEOUT, NULL))
+		event_active(d->flush_ev, EV_TIMEOUT, 0);
+}
+
+int
+request_fail(struct request *r, int code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(r->err_field, sizeof r->err_field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* Queues an error reply to the sender of M. */
+static void
+daemon_error(struct daemon *d, const struct bus_msg *m, uint64_t corr, int code, const char *field,
+	     const char *msg)
+{
+	size_t len;
+	uint8_t *buf = wire_error(daemon_next_seq(d), corr, code, field, msg, &len);
+
+	bus_queue(d->bus, m->which, m->rid, m->rid_len, NULL, buf, len, 0);
+	daemon_schedule_flush(d);
+}
+
+void
+daemon_reply(struct request *r, Envelope *reply)
+{
+	size_t len;
+	uint8_t *buf;
+
+	reply->version = WIRE_VERSION;
+	reply->seq = daemon_next_seq(r->d);
+	reply->correlation_id = r->env->correlation_id;
+	reply->sent_at_ms = util_wall_ms();
+	reply->exercise = r->env->exercise;
+	buf = wire_pack(reply, &len);
+	/* A reply always has a correlation id for bus_fail_batch; 0 would mean "not a reply". */
+	bus_queue(r->d->bus, r->msg->which, r->msg->rid, r->msg->rid_len, NULL, buf, len,
+		  r->env->correlation_id ? r->env->correlation_id : UINT64_MAX);
+}
+
+void
+daemon_send_agent(struct daemon *d, const uint8_t *rid, size_t rid_len, Envelope *e)
+{
+	size_t len;
+	uint8_t *buf;
+
+	e->version = WIRE_VERSION;
+	e->seq = daemon_next_seq(d);
+	e->sent_at_ms = util_wall_ms();
+	buf = wire_pack(e, &len);
+	bus_queue(d->bus, BUS_AGENTS, rid, rid_len, NULL, buf, len, 0);
+}
+
+int
+daemon_emit(struct daemon *d, const char *actor, const char *kind, uint64_t incident_id,
+	    int exercise, json_t *body)
+{
+	struct tl_event ev = {0};
+	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	Envelope e;
+	Muster__Event fe;
+	uint8_t *buf;
+	size_t len;
+	int rc = -1;
+
+	json_decref(body);
+	if (text == NULL)
+		return -1;
+	ev.wall_ms = util_wall_ms();
+	ev.mono_ns = util_mono_ns();
+	ev.actor = actor;
+	ev.kind = kind;
+	ev.incident_id = incident_id;
+	ev.exercise = exercise;
+	ev.body = text;
+	if (store_append(d->store, &ev) != 0)
+		goto out;
+	wire_init(&e, daemon_next_seq(d), 0, exercise);
+	muster__event__init(&fe);
+	fe.seq = ev.seq;
+	fe.wall_ms = ev.wall_ms;
+	fe.mono_ns = ev.mono_ns;
+	fe.actor = (char *)actor;
+	fe.kind = (char *)kind;
+	fe.incident_id = incident_id;
+	fe.exercise = exercise != 0;
+	fe.body_json = text;
+	fe.hash.data = ev.hash;
+	fe.hash.len = sizeof ev.hash;
+	e.body_case = MUSTER__ENVELOPE__BODY_EVENT;
+	e.event = &fe;
+	buf = wire_pack(&e, &len);
+	bus_queue(d->bus, BUS_FEED, NULL, 0, kind, buf, len, 0);
+	d->writes_since_checkpoint++;
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+/* Returns the dispatch table row for BODY, or NULL. */
+static const struct handler *
+daemon_handler(int body)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof daemon_handlers / sizeof daemon_handlers[0]; i++)
+		if (daemon_handlers[i].body == body)
+			return &daemon_handlers[i];
+	return NULL;
+}
+
+/* Every message from a ROUTER socket arrives here, already authenticated by CURVE + ZAP. */
+static void
+daemon_msg_cb(const struct bus_msg *m, void *arg)
+{
+	struct daemon *d = arg;
+	struct request r;
+	const struct handler *h;
+	Envelope *env;
+	const char *why = NULL;
+	int code = 0;
+	size_t mark;
+
+	memset(&r, 0, sizeof r);
+	r.d = d;
+	r.msg = m;
+	env = wire_decode(m->data, m->len, &code, &why);
+	if (env == NULL) {
+		log_warnx("daemon: %s: bad frame of %zu bytes: %s", m->user_id, m->len, why);
+		daemon_error(d, m, 0, code, NULL, why);
+		return;
+	}
+	r.env = env;
+	r.client = cfg_client_by_id(d->cfg, m->user_id);
+	if (r.client == NULL) {
+		/* Admitted under a key that a reload has since removed. */
+		log_warnx("daemon: message from %s refused: key no longer enrolled", m->user_id);
+		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__FORBIDDEN, NULL,
+			     "your key is no longer enrolled");
+		goto out;
+	}
+	h = daemon_handler(env->body_case);
+	if (h == NULL || h->sock != m->which) {
+		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__BAD_REQUEST, NULL,
+			     h ? "this message is not accepted on this socket"
+			       : "unknown message type");
+		goto out;
+	}
+	if (!(h->roles & (int)r.client->role)) {
+		log_warnx("daemon: %s (%s) may not send %s", m->user_id,
+			  cfg_role_name(r.client->role), wire_body_name(env->body_case));
+		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__FORBIDDEN, NULL,
+			     "your role may not send this request");
+		goto out;
+	}
+	mark = bus_mark(d->bus);
+	if (h->writes && store_savepoint(d->store) != 0) {
+		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+			     "storage is unavailable; nothing was changed, try again");
+		goto out;
+	}
+	code = h->fn(&r);
+	if (code != 0) {
+		if (h->writes)
+			store_rollback_to(d->store);
+		bus_discard_from(d->bus, mark);
+		log_debug("daemon: %s %s refused: %s: %s", m->user_id,
+			  wire_body_name(env->body_case), wire_code_name(code), r.err_msg);
+		daemon_error(d, m, env->correlation_id, code, r.err_field, r.err_msg);
+	} else if (h->writes && store_release(d->store) != 0) {
+		bus_discard_from(d->bus, mark);
+		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+			     "storage is unavailable; nothing was changed, try again");
+	}
+	daemon_schedule_flush(d);
+out:
+	wire_free(env);
+}
+
+/* End of the loop iteration: one commit for everything, then the sends. */
+static void
+daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval idle = {0, 0};
+
+	if (store_in_batch(d->store)) {
+		d->batches++;
+		if (store_commit(d->store) != 0) {
+			d->batch_failures++;
+			log_warnx("daemon: commit failed; the batch's replies become errors");
+			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
+			agents_reload_state(d->agents, d);
+			return;
+		}
+	}
+	bus_release(d->bus);
+	if (d->writes_since_checkpoint > 0) {
+		idle.tv_sec = d->cfg->checkpoint_idle_ms / 1000;
+		idle.tv_usec = (d->cfg->checkpoint_idle_ms % 1000) * 1000;
+		if (event_add(d->idle_ev, &idle) != 0)
+			log_warnx("daemon: cannot arm the checkpoint timer");
+	}
+}
+
+/* Nothing was written for checkpoint_idle_ms: move the WAL into the database file. */
+static void
+daemon_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (store_checkpoint(d->store) == 0)
+		d->writes_since_checkpoint = 0;
+}
+
+/* The ZAP policy: which enrolled keys may connect to which socket. */
+static const char *
+daemon_policy_cb(const char *domain, const uint8_t key[32], void *arg)
+{
+	struct daemon *d = arg;
+	const struct client *c = cfg_client_by_key(d->cfg, key);
+
+	if (c == NULL)
+		return NULL;
+	if (strcmp(domain, "agents") == 0)
+		return c->role == ROLE_AGENT ? c->id : NULL;
+	if (strcmp(domain, "control") == 0)
+		return c->id; /* every role may ask; each request is authorised by role */
+	if (strcmp(domain, "feed") == 0)
+		return c->role != ROLE_AGENT ? c->id : NULL;
+	return NULL;
+}
+
+struct daemon *
+daemon_new(struct event_base *base, struct config *cfg, char **err)
+{
+	struct daemon *d = xcalloc(1, sizeof *d);
+	uint64_t rows = 0;
+	char *verr = NULL;
+
+	d->base = base;
+	d->cfg = cfg;
+	d->store = store_open(cfg->database, err);
+	if (d->store == NULL)
+		goto fail;
+	if (store_verify_chain(d->store, &rows, &verr) != 0) {
+		*err = xasprintf("%s: the timeline is damaged: %s", cfg->database, verr);
+		free(verr);
+		goto fail;
+	}
+	log_info("daemon: %s: timeline of %llu events, hash chain intact", cfg->database,
+		 (unsigned long long)rows);
+	if (store_load_units(d->store, cfg->roster) != 0) {
+		*err = xasprintf("%s: cannot load unit states", cfg->database);
+		goto fail;
+	}
+	d->agents = agents_new();
+	d->flush_ev = event_new(base, -1, 0, daemon_flush_cb, d);
+	d->idle_ev = evtimer_new(base, daemon_idle_cb, d);
+	if (d->flush_ev == NULL || d->idle_ev == NULL || event_priority_set(d->flush_ev, 1) != 0) {
+		*err = xstrdup("cannot create loop events (event_base_priority_init missing?)");
+		goto fail;
+	}
+	d->zctx = zmq_ctx_new();
+	if (d->zctx == NULL) {
+		*err = xstrdup("cannot create a ZeroMQ context");
+		goto fail;
+	}
+	if (!zmq_has("curve")) {
+		*err = xstrdup("this libzmq has no CURVE support; refusing to run unauthenticated");
+		goto fail;
+	}
+	/* The ZAP handler first: a CURVE socket bound without one would admit anybody. */
+	d->auth = auth_new(d->zctx, base, daemon_policy_cb, d);
+	if (d->auth == NULL) {
+		*err = xstrdup("cannot start the ZAP authentication handler");
+		goto fail;
+	}
+	d->bus = bus_new(d->zctx, base, cfg, daemon_msg_cb, d, err);
+	if (d->bus == NULL)
+		goto fail;
+	return d;
+fail:
+	daemon_free(d);
+	return NULL;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	if (d->store && d->bus) {
+		if (store_commit(d->store) == 0)
+			bus_release(d->bus);
+		else
+			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
+	}
+	bus_free(d->bus);
+	auth_free(d->auth);
+	if (d->zctx && zmq_ctx_term(d->zctx) != 0)
+		log_warn("daemon: zmq_ctx_term");
+	if (d->flush_ev)
+		event_free(d->flush_ev);
+	if (d->idle_ev)
+		event_free(d->idle_ev);
+	agents_free(d->agents);
+	if (d->store && store_checkpoint(d->store) != 0)
+		log_warnx("daemon: final checkpoint failed");
+	store_close(d->store);
+	cfg_free(d->cfg);
+	free(d);
+}
+
+/* Returns 1 when the two strings differ. */
+static int
+daemon_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+void
+daemon_reload(struct daemon *d, struct config *nc)
+{
+	struct config *old = d->cfg;
+	size_t i;
+	int revoked = 0;
+
+	if (daemon_differs(old->database, nc->database) ||
+	    daemon_differs(old->control_endpoint, nc->control_endpoint) ||
+	    daemon_differs(old->agents_endpoint, nc->agents_endpoint) ||
+	    daemon_differs(old->feed_endpoint, nc->feed_endpoint) ||
+	    daemon_differs(old->secret_key, nc->secret_key) || old->max_frame != nc->max_frame)
+		log_warnx("daemon: reload: database, endpoints, daemon key and max_frame change "
+			  "only on restart; the running values are kept");
+	/* The bus holds pointers into the old config's strings: keep those settings. */
+	free(nc->database);
+	nc->database = xstrdup(old->database);
+	free(nc->control_endpoint);
+	nc->control_endpoint = xstrdup(old->control_endpoint);
+	free(nc->agents_endpoint);
+	nc->agents_endpoint = xstrdup(old->agents_endpoint);
+	free(nc->feed_endpoint);
+	nc->feed_endpoint = xstrdup(old->feed_endpoint);
+	memcpy(nc->public_key, old->public_key, sizeof nc->public_key);
+	memcpy(nc->secret_key, old->secret_key, sizeof nc->secret_key);
+	nc->max_frame = old->max_frame;
+	for (i = 0; i < old->n_clients; i++) {
+		const struct client *c = &old->clients[i];
+		const struct client *n = cfg_client_by_key(nc, c->key);
+
+		if (n == NULL || strcmp(n->id, c->id) != 0 || n->role != c->role) {
+			log_info("daemon: reload: %s (%s) revoked", c->id, cfg_role_name(c->role));
+			agents_drop(d->agents, c->id);
+			revoked++;
+		}
+	}
+	roster_carry_live(nc->roster, old->roster);
+	d->cfg = nc;
+	bus_set_config(d->bus, nc);
+	agents_reload_state(d->agents, d);
+	cfg_free(old);
+	if (revoked > 0 && bus_rebind_feed(d->bus) != 0)
+		log_warnx("daemon: reload: feed not re-bound");
+	log_info("daemon: configuration reloaded: %zu places, %zu units, %zu clients%s",
+		 nc->district->n_places, nc->roster->n_units, nc->n_clients,
+		 revoked ? "; revoked keys lost their sessions" : "");
+}

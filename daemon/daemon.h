@@ -1,0 +1,71 @@
+/* daemon: the one struct that owns the daemon's state, the dispatch of authenticated
+ * messages to handlers, and the commit-then-send cycle that ends every loop iteration. */
+#ifndef MUSTER_DAEMON_H
+#define MUSTER_DAEMON_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "cfg.h"
+#include "wire.h"
+
+struct event_base;
+struct store;
+struct auth;
+struct agents;
+
+struct daemon {
+	struct event_base *base; /* borrowed from main */
+	void *zctx;		 /* ZeroMQ context */
+	struct config *cfg;	 /* current configuration (replaced whole on reload) */
+	struct store *store;
+	struct auth *auth;
+	struct bus *bus;
+	struct agents *agents;	/* agent sessions */
+	struct event *flush_ev; /* low priority: runs after all I/O of an iteration */
+	struct event *idle_ev;	/* WAL checkpoint when idle */
+	uint64_t out_seq;	/* sequence number of our outgoing envelopes */
+	int writes_since_checkpoint;
+	uint64_t batches, batch_failures; /* commits and failed commits since start */
+};
+
+/* The context a handler gets: who asked, on which socket, what. All borrowed. */
+struct request {
+	struct daemon *d;
+	const struct client *client; /* authenticated sender (current config) */
+	const struct bus_msg *msg;
+	const Envelope *env;
+	char err_field[64]; /* set by request_fail */
+	char err_msg[512];
+};
+
+/* A handler returns 0 when done, or an error code (from request_fail). */
+typedef int (*handler_fn)(struct request *r);
+
+/* Creates the daemon on BASE with CFG (takes ownership): opens the store, binds the ZAP
+ * handler and then the sockets. Returns NULL with *ERR a new message (caller frees). */
+struct daemon *daemon_new(struct event_base *base, struct config *cfg, char **err);
+/* Commits and sends what is pending, then frees everything; accepts NULL. */
+void daemon_free(struct daemon *d);
+/* Replaces the configuration with NEW_CFG (takes ownership) as one step. Settings that
+ * need a restart (endpoints, database, daemon key) are kept and a warning says so. A key
+ * that is no longer enrolled loses its session. */
+void daemon_reload(struct daemon *d, struct config *new_cfg);
+
+/* Records an error for the reply and returns CODE. */
+int request_fail(struct request *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Queues REPLY (its header is filled here) as the answer to R. */
+void daemon_reply(struct request *r, Envelope *reply);
+/* Queues an envelope to the agent at routing id RID. */
+void daemon_send_agent(struct daemon *d, const uint8_t *rid, size_t rid_len, Envelope *e);
+/* Appends an event to the timeline in the current unit of work and queues it for the feed
+ * (published only after commit). Takes ownership of BODY (a JSON object). */
+int daemon_emit(struct daemon *d, const char *actor, const char *kind, uint64_t incident_id,
+		int exercise, json_t *body);
+/* Returns the next outgoing envelope sequence number. */
+uint64_t daemon_next_seq(struct daemon *d);
+
+#endif

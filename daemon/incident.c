@@ -1,0 +1,382 @@
+/* incident: an incident is opened by an operator's report, can be updated while open, and
+ * closed with a reason; every step is a timeline event. Validation happens before any
+ * change, so a refused request changes nothing. */
+#include "incident.h"
+#include "daemon.h"
+#include "geo.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INCIDENT_TEXT_MAX 4000
+#define INCIDENT_NAME_MAX 200
+#define INCIDENT_COUNT_MAX 10000000
+#define INCIDENT_LIST_DEFAULT 100
+#define INCIDENT_LIST_MAX 1000
+
+const char *
+incident_state_name(int state)
+{
+	switch (state) {
+	case MUSTER__INCIDENT_STATE__INCIDENT_OPEN:
+		return "open";
+	case MUSTER__INCIDENT_STATE__INCIDENT_CLOSED:
+		return "closed";
+	default:
+		return "unknown";
+	}
+}
+
+json_t *
+incident_to_json(const Muster__Incident *inc)
+{
+	json_t *o = json_object(), *loc = json_object();
+	const Muster__Location *l = inc->location;
+
+	json_object_set_new(o, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(o, "type", json_string(inc->type ? inc->type : ""));
+	json_object_set_new(o, "state", json_string(incident_state_name(inc->state)));
+	json_object_set_new(o, "tier", json_integer(inc->tier));
+	if (l) {
+		json_object_set_new(loc, "place", json_string(l->place ? l->place : ""));
+		if (l->coords) {
+			json_object_set_new(loc, "lat", json_real(l->coords->lat));
+			json_object_set_new(loc, "lon", json_real(l->coords->lon));
+		}
+		json_object_set_new(loc, "street", json_string(l->street ? l->street : ""));
+		json_object_set_new(loc, "community",
+				    json_string(l->community ? l->community : ""));
+		json_object_set_new(loc, "grid", json_string(l->grid ? l->grid : ""));
+		json_object_set_new(loc, "key_place",
+				    json_string(l->key_place ? l->key_place : ""));
+	}
+	json_object_set_new(o, "location", loc);
+	json_object_set_new(o, "description",
+			    json_string(inc->description ? inc->description : ""));
+	json_object_set_new(o, "casualties", json_integer(inc->casualties));
+	json_object_set_new(o, "people_affected", json_integer(inc->people_affected));
+	json_object_set_new(o, "hazmat", json_boolean(inc->hazmat));
+	json_object_set_new(o, "reporter", json_string(inc->reporter ? inc->reporter : ""));
+	json_object_set_new(o, "received_at_ms", json_integer(inc->received_at_ms));
+	json_object_set_new(o, "updated_at_ms", json_integer(inc->updated_at_ms));
+	json_object_set_new(o, "closed_at_ms", json_integer(inc->closed_at_ms));
+	json_object_set_new(o, "close_reason",
+			    json_string(inc->close_reason ? inc->close_reason : ""));
+	json_object_set_new(o, "exercise", json_boolean(inc->exercise));
+	json_object_set_new(o, "opened_by", json_string(inc->opened_by ? inc->opened_by : ""));
+	return o;
+}
+
+/* Returns 1 when S is a valid incident type: 1..64 of [a-z0-9._-]. */
+static int
+incident_valid_type(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s; s++, n++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '.' ||
+		      *s == '_' || *s == '-'))
+			return 0;
+	return n <= 64;
+}
+
+/* Returns 1 when the coordinates are finite and on the globe. */
+static int
+incident_valid_coords(double lat, double lon)
+{
+	return isfinite(lat) && isfinite(lon) && lat >= -90 && lat <= 90 && lon >= -180 &&
+	       lon <= 180;
+}
+
+/* Fills the street, community, grid and key place of L (strings borrowed from the district)
+ * from place P. */
+static void
+incident_fill_places(const struct district *dist, const struct place *p, Muster__Location *l)
+{
+	const struct place *street = NULL, *community = NULL, *grid = NULL;
+
+	geo_enclosing(dist, p, &street, &community, &grid);
+	l->street = street ? street->id : "";
+	l->community = community ? community->id : "";
+	l->grid = grid ? grid->id : "";
+	l->key_place = p->kind == PLACE_KEY ? p->id : "";
+}
+
+int
+incident_submit(struct request *r)
+{
+	const Muster__SubmitIncident *s = r->env->submit_incident;
+	const struct district *dist = r->d->cfg->district;
+	const struct place *p = NULL;
+	Muster__Incident inc;
+	Muster__Location loc;
+	Muster__Coordinates coords;
+	Envelope reply;
+	Muster__IncidentReply ir;
+	int64_t now = util_wall_ms();
+
+	if (!incident_valid_type(s->type))
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "type",
+				    "incident type must be 1 to 64 of a-z 0-9 . _ - (e.g. "
+				    "\"fire.ebike\")");
+	if (s->location == NULL || ((s->location->place == NULL || s->location->place[0] == '\0') &&
+				    s->location->coords == NULL))
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "location",
+				    "a place or coordinates are required");
+	if (s->casualties < 0 || s->casualties > INCIDENT_COUNT_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "casualties",
+				    "casualties must be between 0 and %d", INCIDENT_COUNT_MAX);
+	if (s->people_affected < 0 || s->people_affected > INCIDENT_COUNT_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "people_affected",
+				    "people affected must be between 0 and %d", INCIDENT_COUNT_MAX);
+	if (s->description && strlen(s->description) > INCIDENT_TEXT_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "description",
+				    "description longer than %d bytes", INCIDENT_TEXT_MAX);
+	if (s->reporter && strlen(s->reporter) > INCIDENT_NAME_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "reporter",
+				    "reporter longer than %d bytes", INCIDENT_NAME_MAX);
+
+	muster__incident__init(&inc);
+	muster__location__init(&loc);
+	muster__coordinates__init(&coords);
+	if (s->location->place && s->location->place[0]) {
+		p = geo_find(dist, s->location->place);
+		if (p == NULL)
+			return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT,
+					    "location.place", "unknown place '%.100s'",
+					    s->location->place);
+	}
+	if (s->location->coords) {
+		double lat = s->location->coords->lat, lon = s->location->coords->lon;
+
+		if (!incident_valid_coords(lat, lon))
+			return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT,
+					    "location.coords",
+					    "coordinates must be latitude -90..90 and longitude "
+					    "-180..180");
+		if (!geo_in_district(dist, lat, lon))
+			return request_fail(
+			    r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "location.coords",
+			    "coordinates (%.6f, %.6f) are outside the district", lat, lon);
+		coords.lat = lat;
+		coords.lon = lon;
+		if (p == NULL) {
+			p = geo_nearest(dist, lat, lon, PLACE_GRID);
+			if (p == NULL)
+				p = geo_nearest(dist, lat, lon, PLACE_COMMUNITY);
+		}
+	} else {
+		coords.lat = p->lat;
+		coords.lon = p->lon;
+	}
+	loc.coords = &coords;
+	loc.place = p ? p->id : "";
+	if (p)
+		incident_fill_places(dist, p, &loc);
+	else
+		loc.street = loc.community = loc.grid = loc.key_place = "";
+
+	inc.type = s->type;
+	inc.state = MUSTER__INCIDENT_STATE__INCIDENT_OPEN;
+	inc.location = &loc;
+	inc.description = s->description ? s->description : "";
+	inc.casualties = s->casualties;
+	inc.people_affected = s->people_affected;
+	inc.hazmat = s->hazmat;
+	inc.reporter = s->reporter ? s->reporter : "";
+	inc.received_at_ms = now;
+	inc.updated_at_ms = now;
+	inc.close_reason = "";
+	inc.exercise = r->env->exercise;
+	inc.opened_by = r->client->id;
+	if (store_insert_incident(r->d->store, &inc) != 0 ||
+	    daemon_emit(r->d, r->client->id, "incident.opened", inc.id, inc.exercise,
+			incident_to_json(&inc)) != 0)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not record the incident; nothing was changed");
+	log_info("incident: #%llu %s at %s opened by %s", (unsigned long long)inc.id, inc.type,
+		 loc.place, r->client->id);
+	muster__envelope__init(&reply);
+	muster__incident_reply__init(&ir);
+	ir.incident = &inc;
+	reply.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_REPLY;
+	reply.incident_reply = &ir;
+	daemon_reply(r, &reply);
+	return 0;
+}
+
+/* Loads incident ID for a change: it must exist and be open. */
+static int
+incident_load_open(struct request *r, uint64_t id, Muster__Incident **out)
+{
+	int rc = store_get_incident(r->d->store, id, out);
+
+	if (rc < 0)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not read the incident");
+	if (rc == 0)
+		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "id", "no incident #%llu",
+				    (unsigned long long)id);
+	if ((*out)->state != MUSTER__INCIDENT_STATE__INCIDENT_OPEN) {
+		store_free_incident(*out);
+		*out = NULL;
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, "id",
+				    "incident #%llu is closed", (unsigned long long)id);
+	}
+	return 0;
+}
+
+/* Queues an IncidentReply carrying INC. */
+static void
+incident_reply(struct request *r, Muster__Incident *inc)
+{
+	Envelope reply;
+	Muster__IncidentReply ir;
+
+	muster__envelope__init(&reply);
+	muster__incident_reply__init(&ir);
+	ir.incident = inc;
+	reply.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_REPLY;
+	reply.incident_reply = &ir;
+	daemon_reply(r, &reply);
+}
+
+/* Writes INC and its event KIND with BODY; replies with INC. Frees INC. */
+static int
+incident_commit_change(struct request *r, Muster__Incident *inc, const char *kind, json_t *body)
+{
+	int code = 0;
+
+	inc->updated_at_ms = util_wall_ms();
+	if (store_update_incident(r->d->store, inc) != 0 ||
+	    daemon_emit(r->d, r->client->id, kind, inc->id, inc->exercise, body) != 0)
+		code = request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not record the change; nothing was changed");
+	else
+		incident_reply(r, inc);
+	store_free_incident(inc);
+	return code;
+}
+
+int
+incident_update(struct request *r)
+{
+	const Muster__UpdateIncident *u = r->env->update_incident;
+	Muster__Incident *inc = NULL;
+	json_t *body;
+	int code;
+
+	if (u->has_casualties && (u->casualties < 0 || u->casualties > INCIDENT_COUNT_MAX))
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "casualties",
+				    "casualties must be between 0 and %d", INCIDENT_COUNT_MAX);
+	if (u->has_people_affected &&
+	    (u->people_affected < 0 || u->people_affected > INCIDENT_COUNT_MAX))
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "people_affected",
+				    "people affected must be between 0 and %d", INCIDENT_COUNT_MAX);
+	if ((u->description && strlen(u->description) > INCIDENT_TEXT_MAX) ||
+	    (u->note && strlen(u->note) > INCIDENT_TEXT_MAX))
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "description",
+				    "text longer than %d bytes", INCIDENT_TEXT_MAX);
+	if (!(u->description && u->description[0]) && !u->has_casualties &&
+	    !u->has_people_affected && !(u->note && u->note[0]))
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, NULL, "nothing to update");
+	if ((code = incident_load_open(r, u->id, &inc)) != 0)
+		return code;
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	if (u->description && u->description[0]) {
+		free(inc->description);
+		inc->description = xstrdup(u->description);
+		json_object_set_new(body, "description", json_string(u->description));
+	}
+	if (u->has_casualties) {
+		inc->casualties = u->casualties;
+		json_object_set_new(body, "casualties", json_integer(u->casualties));
+	}
+	if (u->has_people_affected) {
+		inc->people_affected = u->people_affected;
+		json_object_set_new(body, "people_affected", json_integer(u->people_affected));
+	}
+	if (u->note && u->note[0])
+		json_object_set_new(body, "note", json_string(u->note));
+	return incident_commit_change(r, inc, "incident.updated", body);
+}
+
+int
+incident_close(struct request *r)
+{
+	const Muster__CloseIncident *c = r->env->close_incident;
+	Muster__Incident *inc = NULL;
+	json_t *body;
+	int code;
+
+	if (c->reason == NULL || c->reason[0] == '\0')
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "reason",
+				    "closing an incident needs a reason");
+	if (strlen(c->reason) > INCIDENT_TEXT_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "reason",
+				    "reason longer than %d bytes", INCIDENT_TEXT_MAX);
+	if ((code = incident_load_open(r, c->id, &inc)) != 0)
+		return code;
+	inc->state = MUSTER__INCIDENT_STATE__INCIDENT_CLOSED;
+	inc->closed_at_ms = util_wall_ms();
+	free(inc->close_reason);
+	inc->close_reason = xstrdup(c->reason);
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(body, "reason", json_string(c->reason));
+	return incident_commit_change(r, inc, "incident.closed", body);
+}
+
+int
+incident_get(struct request *r)
+{
+	Muster__Incident *inc = NULL;
+	int rc = store_get_incident(r->d->store, r->env->get_incident->id, &inc);
+
+	if (rc < 0)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not read the incident");
+	if (rc == 0)
+		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "id", "no incident #%llu",
+				    (unsigned long long)r->env->get_incident->id);
+	incident_reply(r, inc);
+	store_free_incident(inc);
+	return 0;
+}
+
+int
+incident_list(struct request *r)
+{
+	const Muster__ListIncidents *l = r->env->list_incidents;
+	unsigned limit = l->limit ? l->limit : INCIDENT_LIST_DEFAULT;
+	Muster__Incident **v = NULL;
+	size_t n = 0;
+	int more = 0;
+	Envelope reply;
+	Muster__IncidentList il;
+
+	if (limit > INCIDENT_LIST_MAX)
+		limit = INCIDENT_LIST_MAX;
+	if (store_list_incidents(r->d->store, l->include_closed, l->after_id, limit, &v, &n,
+				 &more) != 0)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not read the incidents");
+	muster__envelope__init(&reply);
+	muster__incident_list__init(&il);
+	il.incidents = v;
+	il.n_incidents = n;
+	il.more = more;
+	reply.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_LIST;
+	reply.incident_list = &il;
+	daemon_reply(r, &reply);
+	store_free_incidents(v, n);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* incident: the operators' requests on incidents (submit, update, close, get, list) and the
+ * JSON form of an incident used by timeline events and the clients. */
+#ifndef MUSTER_INCIDENT_H
+#define MUSTER_INCIDENT_H
+
+#include <jansson.h>
+
+#include "muster.pb-c.h"
+
+struct request;
+
+int incident_submit(struct request *r);
+int incident_update(struct request *r);
+int incident_close(struct request *r);
+int incident_get(struct request *r);
+int incident_list(struct request *r);
+
+/* Returns a new JSON object describing INC; caller releases with json_decref. */
+json_t *incident_to_json(const Muster__Incident *inc);
+/* Returns "open", "closed" or "unknown". */
+const char *incident_state_name(int state);
+
+#endif

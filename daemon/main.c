@@ -1,0 +1,167 @@
+/* musterd: parses arguments, loads the configuration, runs the loop, shuts down. */
+#include "cfg.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-H]\n"
+			"  -c FILE  configuration (default: musterd.conf)\n"
+			"  -d       stay in the foreground, log to stderr\n"
+			"  -n       check the configuration and exit\n"
+			"  -v       verbose (debug) logging\n"
+			"  -R FD    write \"READY\\n\" to FD once serving, then close it\n"
+			"  -H       list every musterd.conf setting and exit\n");
+	exit(2);
+}
+
+/* SIGTERM or SIGINT: leave the loop; daemon_free commits and closes cleanly. */
+static void
+main_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("musterd: signal %d, shutting down", (int)sig);
+	if (event_base_loopexit(base, NULL) != 0)
+		log_warnx("musterd: loopexit failed");
+}
+
+/* SIGHUP: load the whole configuration again; keep the old one if anything is wrong. */
+static void
+main_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char *errors = NULL;
+	struct config *nc = cfg_load(d->cfg->path, &errors);
+
+	if (nc == NULL) {
+		log_warnx("musterd: reload refused, the running configuration is kept:\n%s",
+			  errors ? errors : "(no detail)");
+		free(errors);
+		return;
+	}
+	daemon_reload(d, nc);
+}
+
+/* Loads the configuration or exits naming every problem. */
+static struct config *
+main_load(const char *path)
+{
+	char *errors = NULL;
+	struct config *cfg = cfg_load(path, &errors);
+
+	if (cfg == NULL) {
+		fprintf(stderr, "%s", errors ? errors : "configuration invalid\n");
+		if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+			fputc('\n', stderr);
+		free(errors);
+		exit(1);
+	}
+	return cfg;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = "musterd.conf";
+	int ch, foreground = 0, check = 0, verbose = 0, ready_fd = -1;
+	struct config *cfg;
+	struct event_base *base;
+	struct event *sigterm, *sigint, *sighup;
+	struct daemon *d;
+	char *err = NULL;
+
+	while ((ch = getopt(argc, argv, "c:dnvR:H")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'R': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < 0 || v > 65535)
+				usage();
+			ready_fd = (int)v;
+			break;
+		}
+		case 'H':
+			cfg_print_help(stdout);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("musterd", 1, verbose);
+	cfg = main_load(conf);
+	if (check) {
+		printf(
+		    "%s: configuration OK (%zu places, %zu departments, %zu units, %zu clients)\n",
+		    conf, cfg->district->n_places, cfg->roster->n_departments, cfg->roster->n_units,
+		    cfg->n_clients);
+		cfg_free(cfg);
+		return 0;
+	}
+	if (!foreground) {
+		if (daemon(1, 0) != 0)
+			fatal("daemon");
+		log_init("musterd", 0, verbose);
+	}
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+	base = event_base_new();
+	if (base == NULL || event_base_priority_init(base, 2) != 0)
+		fatalx("cannot create the event loop");
+	d = daemon_new(base, cfg, &err);
+	if (d == NULL) {
+		log_warnx("musterd: %s", err ? err : "cannot start");
+		free(err);
+		event_base_free(base);
+		return 1;
+	}
+	sigterm = evsignal_new(base, SIGTERM, main_stop_cb, base);
+	sigint = evsignal_new(base, SIGINT, main_stop_cb, base);
+	sighup = evsignal_new(base, SIGHUP, main_reload_cb, d);
+	if (!sigterm || !sigint || !sighup || event_add(sigterm, NULL) != 0 ||
+	    event_add(sigint, NULL) != 0 || event_add(sighup, NULL) != 0)
+		fatalx("cannot watch signals");
+	log_info("musterd: serving (pid %ld)", (long)getpid());
+	if (ready_fd >= 0) {
+		static const char ready[] = "READY\n";
+
+		if (write(ready_fd, ready, sizeof ready - 1) != (ssize_t)(sizeof ready - 1))
+			log_warn("musterd: readiness fd %d", ready_fd);
+		if (close(ready_fd) != 0)
+			log_warn("musterd: close readiness fd");
+	}
+	if (event_base_dispatch(base) < 0)
+		log_warnx("musterd: event loop failed");
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	daemon_free(d);
+	event_base_free(base);
+	log_info("musterd: stopped");
+	return 0;
+}

@@ -1,0 +1,779 @@
+/* store: SQLite access for the daemon. Every statement is prepared once at open; every result
+ * is checked; the timeline is append-only (triggers refuse UPDATE and DELETE) and each row
+ * carries a SHA-256 hash chained to the previous row. */
+#include "store.h"
+#include "log.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The prepared statements, by purpose. */
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_APPEND,
+	ST_INC_INSERT,
+	ST_INC_UPDATE,
+	ST_INC_GET,
+	ST_INC_LIST,
+	ST_INC_LIST_ALL,
+	ST_AGENT_SEQ_GET,
+	ST_AGENT_SEQ_SET,
+	ST_UNIT_PUT,
+	ST_UNIT_GET,
+	ST_COUNT
+};
+
+static const char *const store_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT work",
+    [ST_RELEASE] = "RELEASE work",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO work",
+    [ST_APPEND] = "INSERT INTO timeline(seq, wall_ms, mono_ns, actor, kind, incident_id, "
+		  "exercise, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_INC_INSERT] = "INSERT INTO incidents(type, state, tier, place, has_coords, lat, lon, "
+		      "street, community, grid, key_place, description, casualties, "
+		      "people_affected, hazmat, reporter, received_ms, updated_ms, closed_ms, "
+		      "close_reason, exercise, opened_by) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+    [ST_INC_UPDATE] = "UPDATE incidents SET type = ?2, state = ?3, tier = ?4, place = ?5, "
+		      "has_coords = ?6, lat = ?7, lon = ?8, street = ?9, community = ?10, grid = "
+		      "?11, key_place = ?12, description = ?13, casualties = ?14, "
+		      "people_affected = ?15, hazmat = ?16, reporter = ?17, received_ms = ?18, "
+		      "updated_ms = ?19, closed_ms = ?20, close_reason = ?21, exercise = ?22, "
+		      "opened_by = ?23 WHERE id = ?1",
+    [ST_INC_GET] = "SELECT * FROM incidents WHERE id = ?1",
+    [ST_INC_LIST] = "SELECT * FROM incidents WHERE id > ?1 AND state = 1 ORDER BY id LIMIT ?2",
+    [ST_INC_LIST_ALL] = "SELECT * FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_AGENT_SEQ_GET] = "SELECT last_seq FROM agent_seq WHERE agent = ?1",
+    [ST_AGENT_SEQ_SET] = "INSERT INTO agent_seq(agent, last_seq) VALUES (?1, ?2) "
+			 "ON CONFLICT(agent) DO UPDATE SET last_seq = excluded.last_seq",
+    [ST_UNIT_PUT] = "INSERT INTO units(id, status, lat, lon, last_seen_ms) VALUES (?1, ?2, ?3, "
+		    "?4, ?5) ON CONFLICT(id) DO UPDATE SET status = excluded.status, lat = "
+		    "excluded.lat, lon = excluded.lon, last_seen_ms = excluded.last_seen_ms",
+    [ST_UNIT_GET] = "SELECT status, lat, lon, last_seen_ms FROM units WHERE id = ?1",
+};
+
+/* Schema version 1. The incident columns follow the Incident message in muster.proto. */
+static const char store_schema_v1[] =
+    "CREATE TABLE timeline ("
+    " seq INTEGER PRIMARY KEY,"
+    " wall_ms INTEGER NOT NULL,"
+    " mono_ns INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " incident_id INTEGER NOT NULL DEFAULT 0,"
+    " exercise INTEGER NOT NULL DEFAULT 0,"
+    " body TEXT NOT NULL,"
+    " hash BLOB NOT NULL);"
+    "CREATE INDEX timeline_incident ON timeline(incident_id);"
+    "CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline"
+    " BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;"
+    "CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline"
+    " BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;"
+    "CREATE TABLE incidents ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " type TEXT NOT NULL, state INTEGER NOT NULL, tier INTEGER NOT NULL,"
+    " place TEXT NOT NULL, has_coords INTEGER NOT NULL, lat REAL, lon REAL,"
+    " street TEXT NOT NULL, community TEXT NOT NULL, grid TEXT NOT NULL,"
+    " key_place TEXT NOT NULL, description TEXT NOT NULL, casualties INTEGER NOT NULL,"
+    " people_affected INTEGER NOT NULL, hazmat INTEGER NOT NULL, reporter TEXT NOT NULL,"
+    " received_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, closed_ms INTEGER NOT NULL,"
+    " close_reason TEXT NOT NULL, exercise INTEGER NOT NULL, opened_by TEXT NOT NULL);"
+    "CREATE TABLE agent_seq (agent TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);"
+    "CREATE TABLE units (id TEXT PRIMARY KEY, status INTEGER NOT NULL, lat REAL NOT NULL,"
+    " lon REAL NOT NULL, last_seen_ms INTEGER NOT NULL);"
+    "PRAGMA user_version = 1;";
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *st[ST_COUNT];
+	int in_batch;			   /* a BEGIN is open */
+	int in_savepoint;		   /* a SAVEPOINT is open */
+	uint64_t head_seq;		   /* last committed-or-pending timeline seq */
+	uint8_t head_hash[STORE_HASH_LEN]; /* its hash */
+	uint64_t save_seq;		   /* head at the open savepoint */
+	uint8_t save_hash[STORE_HASH_LEN];
+	uint64_t batch_seq; /* head at BEGIN, restored on a failed commit */
+	uint8_t batch_hash[STORE_HASH_LEN];
+};
+
+/* Logs the connection's last error with CONTEXT. */
+static void
+store_log_error(struct store *s, const char *context)
+{
+	log_warnx("store: %s: %s (%d)", context, sqlite3_errmsg(s->db),
+		  sqlite3_extended_errcode(s->db));
+}
+
+/* Runs a prepared statement that returns no rows; resets it. */
+static int
+store_step_done(struct store *s, int which)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, store_sql[which]);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return 0;
+}
+
+/* Returns the single text result of SQL in a new string, or NULL. */
+static char *
+store_pragma_text(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		out = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* Loads the timeline head (last seq and hash) from the database. */
+static int
+store_load_head(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	s->head_seq = 0;
+	memset(s->head_hash, 0, sizeof s->head_hash);
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_log_error(s, "load head");
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->head_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == STORE_HASH_LEN)
+			memcpy(s->head_hash, sqlite3_column_blob(st, 1), STORE_HASH_LEN);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct store *
+store_open(const char *path, char **err)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	char *mode = NULL, *ver = NULL;
+	int version, i;
+
+	s->path = xstrdup(path);
+	if (sodium_init() < 0) {
+		*err = xstrdup("libsodium failed to initialise");
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		*err = xasprintf("%s: cannot open database: %s", path,
+				 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Exclusive first, so that the WAL index lives in heap memory and no other process can
+	 * open the file while the daemon runs (analysts use `muster snapshot`). */
+	if (sqlite3_exec(s->db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	mode = store_pragma_text(s->db, "PRAGMA journal_mode = WAL");
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		*err = xasprintf("%s: cannot switch to WAL journal mode (%s): %s", path,
+				 mode ? mode : "no answer", sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (sqlite3_exec(s->db,
+			 "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;"
+			 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	ver = store_pragma_text(s->db, "PRAGMA user_version");
+	if (ver == NULL)
+		goto sqlfail;
+	version = atoi(ver);
+	if (version > STORE_SCHEMA_VERSION) {
+		*err = xasprintf("%s: database schema version %d is newer than this musterd "
+				 "understands (%d); use a newer musterd",
+				 path, version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version == 0) {
+		char *msg = NULL;
+
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			goto sqlfail;
+		if (sqlite3_exec(s->db, store_schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			*err = xasprintf("%s: cannot create schema: %s", path,
+					 msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	} else {
+		/* Take the exclusive lock now, so a second daemon fails at start. */
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE; COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+			goto sqlfail;
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->st[i], NULL) != SQLITE_OK) {
+			*err = xasprintf("%s: cannot prepare \"%s\": %s", path, store_sql[i],
+					 sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	if (store_load_head(s) != 0)
+		goto sqlfail;
+	free(mode);
+	free(ver);
+	return s;
+sqlfail:
+	*err = xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+fail:
+	free(mode);
+	free(ver);
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	if (s->in_batch)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("store: close %s: %s", s->path, sqlite3_errmsg(s->db));
+	free(s->path);
+	free(s);
+}
+
+int
+store_savepoint(struct store *s)
+{
+	if (!s->in_batch) {
+		if (store_step_done(s, ST_BEGIN) != 0)
+			return -1;
+		s->in_batch = 1;
+		s->batch_seq = s->head_seq;
+		memcpy(s->batch_hash, s->head_hash, STORE_HASH_LEN);
+	}
+	if (s->in_savepoint)
+		return 0;
+	if (store_step_done(s, ST_SAVEPOINT) != 0)
+		return -1;
+	s->in_savepoint = 1;
+	s->save_seq = s->head_seq;
+	memcpy(s->save_hash, s->head_hash, STORE_HASH_LEN);
+	return 0;
+}
+
+int
+store_release(struct store *s)
+{
+	if (!s->in_savepoint)
+		return 0;
+	s->in_savepoint = 0;
+	if (store_step_done(s, ST_RELEASE) != 0) {
+		store_rollback_to(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback_to(struct store *s)
+{
+	if (!s->in_batch)
+		return;
+	/* ROLLBACK TO keeps the savepoint open; RELEASE then removes it. */
+	if (store_step_done(s, ST_ROLLBACK_TO) != 0 || store_step_done(s, ST_RELEASE) != 0)
+		log_warnx("store: cannot roll back to savepoint; the batch will be rolled back");
+	s->in_savepoint = 0;
+	s->head_seq = s->save_seq;
+	memcpy(s->head_hash, s->save_hash, STORE_HASH_LEN);
+}
+
+int
+store_commit(struct store *s)
+{
+	if (!s->in_batch)
+		return 0;
+	if (s->in_savepoint)
+		store_release(s);
+	if (store_step_done(s, ST_COMMIT) != 0) {
+		/* A failed COMMIT may leave the transaction open; end it for certain. */
+		if (!sqlite3_get_autocommit(s->db) && store_step_done(s, ST_ROLLBACK) != 0)
+			log_warnx("store: rollback after failed commit failed too");
+		s->in_batch = 0;
+		s->head_seq = s->batch_seq;
+		memcpy(s->head_hash, s->batch_hash, STORE_HASH_LEN);
+		return -1;
+	}
+	s->in_batch = 0;
+	return 0;
+}
+
+int
+store_in_batch(const struct store *s)
+{
+	return s->in_batch;
+}
+
+void
+store_hash_event(const uint8_t prev[STORE_HASH_LEN], const struct tl_event *ev,
+		 uint8_t out[STORE_HASH_LEN])
+{
+	crypto_hash_sha256_state st;
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof head,
+		     "%" PRIu64 "\n%" PRId64 "\n%" PRId64 "\n%s\n%s\n%" PRIu64 "\n%d\n", ev->seq,
+		     ev->wall_ms, ev->mono_ns, ev->actor, ev->kind, ev->incident_id,
+		     ev->exercise ? 1 : 0);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, prev, STORE_HASH_LEN);
+	if (n > 0 && (size_t)n < sizeof head) {
+		crypto_hash_sha256_update(&st, (const unsigned char *)head, (size_t)n);
+	} else {
+		/* Very long actor or kind: hash the pieces the same way without truncation. */
+		char *big =
+		    xasprintf("%" PRIu64 "\n%" PRId64 "\n%" PRId64 "\n%s\n%s\n%" PRIu64 "\n%d\n",
+			      ev->seq, ev->wall_ms, ev->mono_ns, ev->actor, ev->kind,
+			      ev->incident_id, ev->exercise ? 1 : 0);
+		crypto_hash_sha256_update(&st, (const unsigned char *)big, strlen(big));
+		free(big);
+	}
+	crypto_hash_sha256_update(&st, (const unsigned char *)ev->body, strlen(ev->body));
+	crypto_hash_sha256_final(&st, out);
+}
+
+int
+store_append(struct store *s, struct tl_event *ev)
+{
+	sqlite3_stmt *st = s->st[ST_APPEND];
+
+	ev->seq = s->head_seq + 1;
+	store_hash_event(s->head_hash, ev, ev->hash);
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->seq) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, ev->wall_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, ev->mono_ns) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, ev->actor, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 5, ev->kind, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, (sqlite3_int64)ev->incident_id) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 7, ev->exercise ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 8, ev->body, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 9, ev->hash, STORE_HASH_LEN, SQLITE_STATIC) != SQLITE_OK) {
+		store_log_error(s, "bind append");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_APPEND) != 0)
+		return -1;
+	s->head_seq = ev->seq;
+	memcpy(s->head_hash, ev->hash, STORE_HASH_LEN);
+	return 0;
+}
+
+int
+store_verify_chain(struct store *s, uint64_t *count, char **err)
+{
+	sqlite3_stmt *st;
+	uint8_t prev[STORE_HASH_LEN] = {0}, h[STORE_HASH_LEN];
+	uint64_t expect = 1;
+	int rc;
+
+	*count = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT seq, wall_ms, mono_ns, actor, kind, incident_id, exercise, "
+			       "body, hash FROM timeline ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		*err = xasprintf("cannot read the timeline: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tl_event ev = {0};
+
+		ev.seq = (uint64_t)sqlite3_column_int64(st, 0);
+		ev.wall_ms = sqlite3_column_int64(st, 1);
+		ev.mono_ns = sqlite3_column_int64(st, 2);
+		ev.actor = (const char *)sqlite3_column_text(st, 3);
+		ev.kind = (const char *)sqlite3_column_text(st, 4);
+		ev.incident_id = (uint64_t)sqlite3_column_int64(st, 5);
+		ev.exercise = sqlite3_column_int(st, 6);
+		ev.body = (const char *)sqlite3_column_text(st, 7);
+		if (ev.seq != expect) {
+			*err =
+			    xasprintf("timeline row %" PRIu64 ": expected sequence number %" PRIu64,
+				      ev.seq, expect);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		if (ev.actor == NULL || ev.kind == NULL || ev.body == NULL) {
+			*err = xasprintf("timeline row %" PRIu64 ": a column is NULL", ev.seq);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		store_hash_event(prev, &ev, h);
+		if (sqlite3_column_bytes(st, 8) != STORE_HASH_LEN ||
+		    memcmp(sqlite3_column_blob(st, 8), h, STORE_HASH_LEN) != 0) {
+			*err = xasprintf("timeline row %" PRIu64 ": hash does not match the chain",
+					 ev.seq);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		memcpy(prev, h, STORE_HASH_LEN);
+		expect++;
+		(*count)++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		*err = xasprintf("cannot read the timeline: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds the incident fields to ST as ?1..?23 (the order of the columns). */
+static int
+store_bind_incident(sqlite3_stmt *st, const Muster__Incident *inc)
+{
+	const Muster__Location *l = inc->location;
+	int ok = 1;
+
+#define S(i, v) ok &= sqlite3_bind_text(st, i, (v) ? (v) : "", -1, SQLITE_STATIC) == SQLITE_OK
+#define I(i, v) ok &= sqlite3_bind_int64(st, i, (sqlite3_int64)(v)) == SQLITE_OK
+	I(1, inc->id);
+	S(2, inc->type);
+	I(3, inc->state);
+	I(4, inc->tier);
+	S(5, l ? l->place : "");
+	I(6, l && l->coords);
+	if (l && l->coords) {
+		ok &= sqlite3_bind_double(st, 7, l->coords->lat) == SQLITE_OK;
+		ok &= sqlite3_bind_double(st, 8, l->coords->lon) == SQLITE_OK;
+	} else {
+		ok &= sqlite3_bind_null(st, 7) == SQLITE_OK;
+		ok &= sqlite3_bind_null(st, 8) == SQLITE_OK;
+	}
+	S(9, l ? l->street : "");
+	S(10, l ? l->community : "");
+	S(11, l ? l->grid : "");
+	S(12, l ? l->key_place : "");
+	S(13, inc->description);
+	I(14, inc->casualties);
+	I(15, inc->people_affected);
+	I(16, inc->hazmat);
+	S(17, inc->reporter);
+	I(18, inc->received_at_ms);
+	I(19, inc->updated_at_ms);
+	I(20, inc->closed_at_ms);
+	S(21, inc->close_reason);
+	I(22, inc->exercise);
+	S(23, inc->opened_by);
+#undef S
+#undef I
+	return ok ? 0 : -1;
+}
+
+int
+store_insert_incident(struct store *s, Muster__Incident *inc)
+{
+	sqlite3_stmt *st = s->st[ST_INC_INSERT];
+
+	/* ?1 is not used by the INSERT; binding it anyway keeps one binder for both. */
+	if (store_bind_incident(st, inc) != 0) {
+		store_log_error(s, "bind incident");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_INC_INSERT) != 0)
+		return -1;
+	inc->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int
+store_update_incident(struct store *s, const Muster__Incident *inc)
+{
+	sqlite3_stmt *st = s->st[ST_INC_UPDATE];
+
+	if (store_bind_incident(st, inc) != 0) {
+		store_log_error(s, "bind incident");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_INC_UPDATE) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
+}
+
+/* Returns a new copy of column I as text ("" for NULL). */
+static char *
+store_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return xstrdup(t ? (const char *)t : "");
+}
+
+/* Builds a new incident from the current row of a SELECT * FROM incidents. */
+static Muster__Incident *
+store_row_incident(sqlite3_stmt *st)
+{
+	Muster__Incident *inc = xmalloc(sizeof *inc);
+	Muster__Location *l = xmalloc(sizeof *l);
+
+	muster__incident__init(inc);
+	muster__location__init(l);
+	inc->location = l;
+	inc->id = (uint64_t)sqlite3_column_int64(st, 0);
+	inc->type = store_col_text(st, 1);
+	inc->state = (Muster__IncidentState)sqlite3_column_int(st, 2);
+	inc->tier = (uint32_t)sqlite3_column_int(st, 3);
+	l->place = store_col_text(st, 4);
+	if (sqlite3_column_int(st, 5)) {
+		l->coords = xmalloc(sizeof *l->coords);
+		muster__coordinates__init(l->coords);
+		l->coords->lat = sqlite3_column_double(st, 6);
+		l->coords->lon = sqlite3_column_double(st, 7);
+	}
+	l->street = store_col_text(st, 8);
+	l->community = store_col_text(st, 9);
+	l->grid = store_col_text(st, 10);
+	l->key_place = store_col_text(st, 11);
+	inc->description = store_col_text(st, 12);
+	inc->casualties = sqlite3_column_int(st, 13);
+	inc->people_affected = sqlite3_column_int(st, 14);
+	inc->hazmat = sqlite3_column_int(st, 15) != 0;
+	inc->reporter = store_col_text(st, 16);
+	inc->received_at_ms = sqlite3_column_int64(st, 17);
+	inc->updated_at_ms = sqlite3_column_int64(st, 18);
+	inc->closed_at_ms = sqlite3_column_int64(st, 19);
+	inc->close_reason = store_col_text(st, 20);
+	inc->exercise = sqlite3_column_int(st, 21) != 0;
+	inc->opened_by = store_col_text(st, 22);
+	return inc;
+}
+
+void
+store_free_incident(Muster__Incident *inc)
+{
+	Muster__Location *l;
+
+	if (inc == NULL)
+		return;
+	l = inc->location;
+	if (l) {
+		free(l->place);
+		free(l->coords);
+		free(l->street);
+		free(l->community);
+		free(l->grid);
+		free(l->key_place);
+		free(l);
+	}
+	free(inc->type);
+	free(inc->description);
+	free(inc->reporter);
+	free(inc->close_reason);
+	free(inc->opened_by);
+	free(inc);
+}
+
+void
+store_free_incidents(Muster__Incident **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_free_incident(v[i]);
+	free(v);
+}
+
+int
+store_get_incident(struct store *s, uint64_t id, Muster__Incident **out)
+{
+	sqlite3_stmt *st = s->st[ST_INC_GET];
+	int rc, found = 0;
+
+	*out = NULL;
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)id) != SQLITE_OK) {
+		store_log_error(s, "bind get incident");
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = store_row_incident(st);
+		found = 1;
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE)
+		store_log_error(s, "get incident");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? found : -1;
+}
+
+int
+store_list_incidents(struct store *s, int include_closed, uint64_t after, unsigned limit,
+		     Muster__Incident ***out, size_t *n, int *more)
+{
+	sqlite3_stmt *st = s->st[include_closed ? ST_INC_LIST_ALL : ST_INC_LIST];
+	Muster__Incident **v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	/* One row more than asked tells whether there are more. */
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)after) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1) != SQLITE_OK) {
+		store_log_error(s, "bind list incidents");
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == limit) {
+			*more = 1;
+			continue;
+		}
+		v = xrealloc(v, (k + 1) * sizeof *v);
+		v[k++] = store_row_incident(st);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "list incidents");
+		store_free_incidents(v, k);
+		return -1;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int
+store_get_agent_seq(struct store *s, const char *agent, uint64_t *last)
+{
+	sqlite3_stmt *st = s->st[ST_AGENT_SEQ_GET];
+	int rc;
+
+	*last = 0;
+	if (sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*last = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE)
+		store_log_error(s, "get agent seq");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_set_agent_seq(struct store *s, const char *agent, uint64_t seq)
+{
+	sqlite3_stmt *st = s->st[ST_AGENT_SEQ_SET];
+
+	if (sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)seq) != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	return store_step_done(s, ST_AGENT_SEQ_SET);
+}
+
+int
+store_put_unit(struct store *s, const struct unit *u)
+{
+	sqlite3_stmt *st = s->st[ST_UNIT_PUT];
+
+	if (sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, (int)u->status) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 3, u->lat) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 4, u->lon) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, u->last_seen_ms) != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	return store_step_done(s, ST_UNIT_PUT);
+}
+
+int
+store_load_units(struct store *s, struct roster *r)
+{
+	sqlite3_stmt *st = s->st[ST_UNIT_GET];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n_units; i++) {
+		struct unit *u = &r->units[i];
+
+		if (sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) != SQLITE_OK)
+			return -1;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			u->status = (enum unit_status)sqlite3_column_int(st, 0);
+			u->lat = sqlite3_column_double(st, 1);
+			u->lon = sqlite3_column_double(st, 2);
+			u->last_seen_ms = sqlite3_column_int64(st, 3);
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE) {
+			store_log_error(s, "load units");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+store_checkpoint(struct store *s)
+{
+	int log_frames = 0, done = 0;
+
+	if (s->in_batch)
+		return 0;
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+				      &done) != SQLITE_OK) {
+		store_log_error(s, "checkpoint");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* store: the only module that speaks SQL. The timeline (append-only, hash-chained) and the
+ * current-state tables derived from it live in one SQLite file owned by the daemon. */
+#ifndef MUSTER_STORE_H
+#define MUSTER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "muster.pb-c.h"
+#include "roster.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_HASH_LEN 32
+
+/* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
+struct tl_event {
+	uint64_t seq;	   /* out: gap-free sequence number, from 1 */
+	int64_t wall_ms;   /* wall clock, ms since the epoch */
+	int64_t mono_ns;   /* monotonic clock, ns */
+	const char *actor; /* authenticated identity, or "musterd"; borrowed */
+	const char *kind;  /* "incident.opened", ...; borrowed */
+	uint64_t incident_id;
+	int exercise;
+	const char *body;	      /* JSON text, hashed as stored; borrowed */
+	uint8_t hash[STORE_HASH_LEN]; /* out */
+};
+
+struct store;
+
+/* Opens (creating when absent) the database at PATH with WAL, synchronous=FULL and an
+ * exclusive lock, creating or checking the schema. Returns a new store (caller frees with
+ * store_close), or NULL with *ERR a new message (caller frees). */
+struct store *store_open(const char *path, char **err);
+/* Closes S, rolling back anything uncommitted; accepts NULL. */
+void store_close(struct store *s);
+
+/* Starts a unit of work: begins the batch transaction when none is open, then a savepoint,
+ * so that one failing request is undone without undoing the others of the batch. */
+int store_savepoint(struct store *s);
+/* Keeps the work since the last savepoint in the batch. */
+int store_release(struct store *s);
+/* Undoes the work since the last savepoint (timeline head included). */
+void store_rollback_to(struct store *s);
+/* Commits the batch transaction, if one is open. Returns 0, or -1 after rolling the whole
+ * batch back (the caller must then treat every change of the batch as not made). */
+int store_commit(struct store *s);
+/* Returns 1 while a batch transaction is open. */
+int store_in_batch(const struct store *s);
+
+/* Appends EV to the timeline inside the open savepoint; fills ev->seq and ev->hash. */
+int store_append(struct store *s, struct tl_event *ev);
+/* Computes the chained hash of EV after PREV (the rule in docs/protocol.md). */
+void store_hash_event(const uint8_t prev[STORE_HASH_LEN], const struct tl_event *ev,
+		      uint8_t out[STORE_HASH_LEN]);
+/* Walks the whole timeline checking sequence and hash chain. Returns 0 with *COUNT rows,
+ * or -1 with *ERR a new message naming the first bad row (caller frees). */
+int store_verify_chain(struct store *s, uint64_t *count, char **err);
+
+/* Inserts INC (its id is assigned and written back). */
+int store_insert_incident(struct store *s, Muster__Incident *inc);
+/* Writes every field of INC over the row with its id. */
+int store_update_incident(struct store *s, const Muster__Incident *inc);
+/* Reads incident ID into a new *OUT (free with store_free_incident). Returns 1 when found,
+ * 0 when not, -1 on error. */
+int store_get_incident(struct store *s, uint64_t id, Muster__Incident **out);
+/* Lists up to LIMIT incidents with id > AFTER (open ones only unless INCLUDE_CLOSED) into a
+ * new array *OUT of *N (free with store_free_incidents); *MORE says whether more follow. */
+int store_list_incidents(struct store *s, int include_closed, uint64_t after, unsigned limit,
+			 Muster__Incident ***out, size_t *n, int *more);
+/* Frees an incident from store_get_incident; accepts NULL. */
+void store_free_incident(Muster__Incident *inc);
+/* Frees an array from store_list_incidents. */
+void store_free_incidents(Muster__Incident **v, size_t n);
+
+/* Returns the last report sequence number recorded for AGENT (0 when none) in *LAST. */
+int store_get_agent_seq(struct store *s, const char *agent, uint64_t *last);
+/* Records SEQ as AGENT's last report sequence number. */
+int store_set_agent_seq(struct store *s, const char *agent, uint64_t seq);
+/* Saves U's live state (status, position, last seen). */
+int store_put_unit(struct store *s, const struct unit *u);
+/* Restores the live state saved for the units of R. */
+int store_load_units(struct store *s, struct roster *r);
+
+/* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
+int store_checkpoint(struct store *s);
+
+#endif

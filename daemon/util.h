@@ -1,0 +1,31 @@
+/* util: allocation that never returns NULL, clocks, and small string helpers. */
+#ifndef MUSTER_UTIL_H
+#define MUSTER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Out of memory is fatal here and nowhere else. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Returns a new copy of S (NULL stays NULL); caller frees. */
+char *xstrdup(const char *s);
+/* Returns a new formatted string; caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall-clock time in milliseconds since the epoch. */
+int64_t util_wall_ms(void);
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
+int64_t util_mono_ns(void);
+
+/* A growable string; zero-initialise, then append. */
+struct strbuf {
+	char *s;    /* NUL-terminated, NULL while empty */
+	size_t len; /* bytes used, without the NUL */
+	size_t cap;
+};
+void strbuf_addf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_finish(struct strbuf *b);
+
+#endif
