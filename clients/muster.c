@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -41,6 +42,8 @@ usage(void)
 		"               [--note N] [--json]\n"
 		"  incident close ID --reason R [--json]\n"
 		"  watch [--json] [--count N]   print the live feed of committed events\n"
+		"  keys new PATH [--id ID --role ROLE [--department D]]\n"
+		"                               a new key pair and its clients.conf entry\n"
 		"CONF defaults to $MUSTER_CONF, else ./musterd.conf; KEYFILE is relative to it.\n");
 	exit(2);
 }
@@ -123,7 +126,7 @@ print_incident(const Muster__Incident *inc, int as_json)
 
 	if (as_json) {
 		json_t *o = incident_to_json(inc);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		char *s = json_dumps(o, MUSTER_JSON_FLAGS);
 
 		if (s)
 			puts(s);
@@ -245,6 +248,59 @@ cmd_check(int argc, char **argv)
 	       c->roster->n_units, c->roster->n_people, c->roster->n_experts, c->n_clients);
 	cfg_free(c);
 	free(full);
+	return 0;
+}
+
+/* muster keys new PATH [--id ID --role ROLE [--department D]]: a new CURVE key pair in
+ * PATH.key (mode 0600) and PATH.pub, and the clients.conf entry that enrols it. */
+static int
+cmd_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"id", required_argument, NULL, 'i'},
+	    {"role", required_argument, NULL, 'r'},
+	    {"department", required_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *id = NULL, *role = NULL, *dept = NULL;
+	char pub[41], sec[41], *kpath, *ppath;
+	struct stat st;
+	int ch;
+
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			id = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'd':
+			dept = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "new") != 0)
+		usage();
+	kpath = xasprintf("%s.key", argv[optind + 1]);
+	ppath = xasprintf("%s.pub", argv[optind + 1]);
+	if (stat(kpath, &st) == 0 || stat(ppath, &st) == 0)
+		die("keys: %s or %s exists; refusing to overwrite a key", kpath, ppath);
+	if (zmq_curve_keypair(pub, sec) != 0)
+		die("keys: cannot generate a key pair: %s", zmq_strerror(errno));
+	if (cfg_write_key_pair(kpath, ppath, pub, sec) != 0)
+		die("keys: cannot write %s: %s", kpath, strerror(errno));
+	memset(sec, 0, sizeof sec);
+	printf("wrote %s (secret, mode 0600) and %s\n", kpath, ppath);
+	printf("enrol it in clients.conf, then send musterd SIGHUP:\n");
+	printf("\t{ id = \"%s\"; role = \"%s\";%s%s%s key = \"%s\"; },\n",
+	       id ? id : "operator:NAME", role ? role : "operator", dept ? " department = \"" : "",
+	       dept ? dept : "", dept ? "\";" : "", pub);
+	free(kpath);
+	free(ppath);
 	return 0;
 }
 
@@ -466,6 +522,70 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	return 0;
 }
 
+/* Returns the string member KEY of O, or "". */
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* Prints one feed event: a JSON line, or one line for a person. */
+static void
+print_event(const Muster__Event *ev, int as_json)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(ev->body_json, 0, &jerr);
+	char t[32];
+
+	if (body == NULL)
+		body = json_string(ev->body_json);
+	if (as_json) {
+		json_t *o = json_object();
+		char *line;
+
+		json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
+		json_object_set_new(o, "wall_ms", json_integer(ev->wall_ms));
+		json_object_set_new(o, "actor", json_string(ev->actor));
+		json_object_set_new(o, "kind", json_string(ev->kind));
+		json_object_set_new(o, "incident_id", json_integer((json_int_t)ev->incident_id));
+		json_object_set_new(o, "exercise", json_boolean(ev->exercise));
+		json_object_set_new(o, "body", body);
+		line = json_dumps(o, MUSTER_JSON_FLAGS);
+		if (line)
+			puts(line);
+		free(line);
+		json_decref(o);
+		fflush(stdout);
+		return;
+	}
+	printf("%s #%-6" PRIu64 " %-17s %-18s ", fmt_time(ev->wall_ms, t, sizeof t), ev->seq,
+	       ev->kind, ev->actor);
+	if (strcmp(ev->kind, "incident.opened") == 0) {
+		json_t *loc = json_object_get(body, "location");
+
+		printf("#%" PRIu64 " %s at %s (street %s, community %s), casualties %lld: %s",
+		       ev->incident_id, jstr(body, "type"), jstr(loc, "place"), jstr(loc, "street"),
+		       jstr(loc, "community"),
+		       (long long)json_integer_value(json_object_get(body, "casualties")),
+		       jstr(body, "description"));
+	} else if (strcmp(ev->kind, "incident.closed") == 0) {
+		printf("#%" PRIu64 " closed: %s", ev->incident_id, jstr(body, "reason"));
+	} else if (strcmp(ev->kind, "agent.registered") == 0) {
+		printf("%zu units on duty, %zu refused",
+		       json_array_size(json_object_get(body, "units")),
+		       json_array_size(json_object_get(body, "rejected")));
+	} else if (strcmp(ev->kind, "unit.status") == 0) {
+		printf("%s: %s -> %s", jstr(body, "unit"), jstr(body, "from"), jstr(body, "to"));
+	} else {
+		printf("%s", ev->body_json);
+	}
+	printf("%s\n", ev->exercise ? "  [EXERCISE]" : "");
+	fflush(stdout);
+	json_decref(body);
+}
+
 /* Stops watch at the next wake-up. */
 static void
 on_signal(int sig)
@@ -566,23 +686,7 @@ cmd_watch(int argc, char **argv)
 				continue;
 			}
 			if (e->body_case == MUSTER__ENVELOPE__BODY_EVENT) {
-				const Muster__Event *ev = e->event;
-				char t[32];
-
-				if (as_json) {
-					printf("{\"seq\":%" PRIu64 ",\"wall_ms\":%" PRId64
-					       ",\"actor\":\"%s\",\"kind\":\"%s\",\"incident_id\":"
-					       "%" PRIu64 ",\"exercise\":%s,\"body\":%s}\n",
-					       ev->seq, ev->wall_ms, ev->actor, ev->kind,
-					       ev->incident_id, ev->exercise ? "true" : "false",
-					       ev->body_json);
-				} else {
-					printf("%s  #%-6" PRIu64 " %-18s %-16s %s%s\n",
-					       fmt_time(ev->wall_ms, t, sizeof t), ev->seq,
-					       ev->kind, ev->actor, ev->body_json,
-					       ev->exercise ? "  EXERCISE" : "");
-				}
-				fflush(stdout);
+				print_event(e->event, as_json);
 				seen++;
 			}
 			wire_free(e);
@@ -626,6 +730,8 @@ main(int argc, char **argv)
 		return cmd_init(argc, argv);
 	if (strcmp(argv[0], "check") == 0)
 		return cmd_check(argc, argv);
+	if (strcmp(argv[0], "keys") == 0)
+		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)
 		return cmd_watch(argc, argv);
 	if (strcmp(argv[0], "incident") == 0 && argc >= 2) {

@@ -273,8 +273,9 @@ agents_heartbeat(struct request *r)
 			continue;
 		body = json_object();
 		json_object_set_new(body, "unit", json_string(u.id));
-		json_object_set_new(body, "from", json_integer(u.status));
-		json_object_set_new(body, "to", json_integer(us->status));
+		json_object_set_new(body, "from", json_string(roster_status_name(u.status)));
+		json_object_set_new(body, "to",
+				    json_string(roster_status_name((enum unit_status)us->status)));
 		if (us->position) {
 			u.lat = us->position->lat;
 			u.lon = us->position->lon;

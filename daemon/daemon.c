@@ -120,7 +120,7 @@ daemon_emit(struct daemon *d, const char *actor, const char *kind, uint64_t inci
 	    int exercise, json_t *body)
 {
 	struct tl_event ev = {0};
-	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	char *text = json_dumps(body, MUSTER_JSON_FLAGS);
 	Envelope e;
 	Muster__Event fe;
 	uint8_t *buf;

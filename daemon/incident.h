@@ -15,6 +15,11 @@ int incident_close(struct request *r);
 int incident_get(struct request *r);
 int incident_list(struct request *r);
 
+/* How muster writes JSON: compact, keys sorted (the timeline's bodies are hashed as text,
+ * so the same event must always give the same bytes), and reals to 12 significant digits
+ * (coordinates to well under a millimetre, without binary noise like 30.332000000000001). */
+#define MUSTER_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(12))
+
 /* Returns a new JSON object describing INC; caller releases with json_decref. */
 json_t *incident_to_json(const Muster__Incident *inc);
 /* Returns "open", "closed" or "unknown". */

@@ -7,6 +7,23 @@
 #include <string.h>
 
 /* Finds a department's index by id (departments are few). */
+const char *
+roster_status_name(enum unit_status s)
+{
+	switch (s) {
+	case UNIT_STATUS_AVAILABLE:
+		return "available";
+	case UNIT_STATUS_BUSY:
+		return "busy";
+	case UNIT_STATUS_OFF_DUTY:
+		return "off_duty";
+	case UNIT_STATUS_OUT_OF_SERVICE:
+		return "out_of_service";
+	default:
+		return "unknown";
+	}
+}
+
 int
 roster_department(const struct roster *r, const char *id)
 {

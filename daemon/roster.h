@@ -80,6 +80,8 @@ struct unit *roster_unit(struct roster *r, const char *id);
 /* Copies the live state (position, status, last seen) of units with the same id from OLD
  * into NEW, so that a configuration reload keeps what agents have told us. */
 void roster_carry_live(struct roster *new_roster, const struct roster *old_roster);
+/* Returns "available", "busy", "off_duty", "out_of_service" or "unknown". */
+const char *roster_status_name(enum unit_status s);
 /* Frees R and everything in it; accepts NULL. */
 void roster_free(struct roster *r);
 

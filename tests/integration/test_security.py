@@ -131,6 +131,25 @@ class Security(DaemonTest):
         self.assertEqual(coordinator.call(list_incidents=pb.ListIncidents())
                          .WhichOneof("body"), "incident_list")
 
+    def test_key_enrolled_by_reload_is_admitted(self):
+        base = os.path.join(self.d.dir, "keys", "operator-bob")
+        out = self.d.muster("keys", "new", base, "--id", "operator:bob", "--role",
+                            "operator").stdout
+        entry = re.search(r"^\s*(\{ id = .*\},)$", out, re.M).group(1)
+        bob = self.d.key("operator-bob.key")
+        self.assertIsNone(self.probe_control(key=bob))  # not enrolled yet
+        path = os.path.join(self.d.dir, "clients.conf")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("clients = (", "clients = (\n\t" + entry, 1))
+        self.d.hup()
+        self.d.wait_log(r"configuration reloaded")
+        r = self.raw("control", key=bob)
+        rep = r.call(submit_incident=submit(self.a_place()))
+        self.assertEqual(rep.WhichOneof("body"), "incident_reply")
+        self.assertEqual(rep.incident_reply.incident.opened_by, "operator:bob")
+
 
 if __name__ == "__main__":
     main()
