@@ -2,6 +2,7 @@
 #include "cfg.h"
 #include "client.h"
 #include "incident.h"
+#include "import.h"
 #include "init.h"
 #include "log.h"
 #include "util.h"
@@ -28,23 +29,26 @@ static volatile sig_atomic_t stopping;		  /* SIGINT/SIGTERM during watch */
 static void
 usage(void)
 {
-	fprintf(stderr,
-		"usage: muster [-c CONF] [-k KEYFILE] [-t TIMEOUT_MS] COMMAND ...\n"
-		"commands:\n"
-		"  init DIR [--force]           write a working configuration with keys\n"
-		"  check [CONF]                 validate a configuration and exit\n"
-		"  incident new --type T (--place P | --at LAT,LON) [--description D]\n"
-		"               [--casualties N] [--people-affected N] [--hazmat] [--reporter R]\n"
-		"               [--exercise] [--json]\n"
-		"  incident show ID [--json]\n"
-		"  incident list [--all] [--json]\n"
-		"  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
-		"               [--note N] [--json]\n"
-		"  incident close ID --reason R [--json]\n"
-		"  watch [--json] [--count N]   print the live feed of committed events\n"
-		"  keys new PATH [--id ID --role ROLE [--department D]]\n"
-		"                               a new key pair and its clients.conf entry\n"
-		"CONF defaults to $MUSTER_CONF, else ./musterd.conf; KEYFILE is relative to it.\n");
+	fprintf(
+	    stderr,
+	    "usage: muster [-c CONF] [-k KEYFILE] [-t TIMEOUT_MS] COMMAND ...\n"
+	    "commands:\n"
+	    "  init DIR [--force]           write a working configuration with keys\n"
+	    "  check [CONF]                 validate a configuration and exit\n"
+	    "  incident new --type T (--place P | --at LAT,LON) [--description D]\n"
+	    "               [--casualties N] [--people-affected N] [--hazmat] [--reporter R]\n"
+	    "               [--exercise] [--json]\n"
+	    "  incident show ID [--json]\n"
+	    "  incident list [--all] [--json]\n"
+	    "  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
+	    "               [--note N] [--json]\n"
+	    "  incident close ID --reason R [--json]\n"
+	    "  watch [--json] [--count N]   print the live feed of committed events\n"
+	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
+	    "                               a roster CSV export as a file roster.conf includes\n"
+	    "  keys new PATH [--id ID --role ROLE [--department D]]\n"
+	    "                               a new key pair and its clients.conf entry\n"
+	    "CONF defaults to $MUSTER_CONF, else ./musterd.conf; KEYFILE is relative to it.\n");
 	exit(2);
 }
 
@@ -248,6 +252,76 @@ cmd_check(int argc, char **argv)
 	       c->roster->n_units, c->roster->n_people, c->roster->n_experts, c->n_clients);
 	cfg_free(c);
 	free(full);
+	return 0;
+}
+
+/* muster import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]: writes
+ * nothing unless the whole file is good (the output is built in memory first). */
+static int
+cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"table", required_argument, NULL, 't'},
+	    {"delimiter", required_argument, NULL, 'd'},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *table = "units", *outpath = NULL;
+	char delim = ',', *text = NULL, *errors = NULL;
+	size_t len = 0;
+	FILE *mem;
+	long n;
+	int ch;
+
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			table = optarg;
+			break;
+		case 'd':
+			if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
+				delim = '\t';
+			else if (strlen(optarg) == 1)
+				delim = optarg[0];
+			else
+				die("--delimiter: one character, or 'tab'");
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "roster-csv") != 0)
+		usage();
+	mem = open_memstream(&text, &len);
+	if (mem == NULL)
+		die("import: %s", strerror(errno));
+	n = import_roster_csv(argv[optind + 1], table, delim, mem, &errors);
+	if (fclose(mem) != 0)
+		die("import: %s", strerror(errno));
+	if (n < 0) {
+		fputs(errors, stderr);
+		free(errors);
+		free(text);
+		return 1;
+	}
+	if (outpath == NULL) {
+		fwrite(text, 1, len, stdout);
+	} else {
+		char *tmp = xasprintf("%s.tmp", outpath);
+		FILE *f = fopen(tmp, "w");
+
+		if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
+		    rename(tmp, outpath) != 0)
+			die("import: cannot write %s: %s", outpath, strerror(errno));
+		free(tmp);
+	}
+	fprintf(stderr, "muster: imported %ld %s from %s%s%s\n", n, table, argv[optind + 1],
+		outpath ? " into " : "", outpath ? outpath : "");
+	free(text);
 	return 0;
 }
 
@@ -730,6 +804,8 @@ main(int argc, char **argv)
 		return cmd_init(argc, argv);
 	if (strcmp(argv[0], "check") == 0)
 		return cmd_check(argc, argv);
+	if (strcmp(argv[0], "import") == 0)
+		return cmd_import(argc, argv);
 	if (strcmp(argv[0], "keys") == 0)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)

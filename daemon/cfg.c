@@ -269,6 +269,15 @@ cfg_parse_file(struct cfg_ctx *x, config_t *cf, const char *path)
 	}
 	/* A stream opened for reading loses nothing when closing fails. */
 	(void)fclose(f);
+	/* @include "x.conf" names a file beside this one (e.g. units from `muster import`). */
+	{
+		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+		if (slash != NULL)
+			*slash = '\0';
+		config_set_include_dir(cf, slash != NULL ? dir : ".");
+		free(dir);
+	}
 	if (config_read_file(cf, path) != CONFIG_TRUE) {
 		const char *ef = config_error_file(cf) ? config_error_file(cf) : path;
 

@@ -38,6 +38,11 @@ echo "musterd is serving"
 say "muster watch: the live feed (every event after it is durable)"
 "$B/clients/muster" -c "$T/conf" -k keys/observer.key watch >"$T/feed.txt" 2>"$T/watch.err" &
 pids="$pids $!"
+i=0
+while [ $i -lt 100 ] && ! grep -q watching "$T/watch.err"; do
+	i=$((i + 1))
+	sleep 0.1
+done
 
 say "muster-agent: fire, police and health agents register their units"
 for dept in fire police health; do
@@ -49,7 +54,7 @@ done
 i=0
 while [ $i -lt 100 ]; do
 	n=$(cat "$T"/agent-*.out 2>/dev/null | grep -c '^registered' || true)
-	if [ "$n" -ge 3 ] && grep -q watching "$T/watch.err"; then break; fi
+	if [ "$n" -ge 3 ]; then break; fi
 	i=$((i + 1))
 	sleep 0.1
 done
@@ -62,11 +67,12 @@ place=$(sed -n 's/.*id = "\(s0[0-9]-c0[0-9]\)".*/\1/p' "$T/conf/district.conf" |
 	--casualties 1 --people-affected 40 --reporter "119 call"
 "$B/clients/muster" -c "$T/conf" incident list
 
-say "the live feed"
+say "the live feed (units coming on duty summarised)"
 i=0
 while [ $i -lt 50 ] && ! grep -q incident.opened "$T/feed.txt"; do
 	i=$((i + 1))
 	sleep 0.1
 done
-cut -c1-200 "$T/feed.txt"
+grep -v ' unit.status ' "$T/feed.txt" | cut -c1-160
+echo "... and $(grep -c ' unit.status ' "$T/feed.txt") unit status changes (units on duty)"
 say "done: stopping the daemon and the agents"
