@@ -320,10 +320,15 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 		goto fail;
 	}
 	d->agents = agents_new();
+	if (event_base_get_npriorities(base) != DAEMON_PRIORITIES) {
+		*err = xasprintf("the event base needs %d priorities", DAEMON_PRIORITIES);
+		goto fail;
+	}
 	d->flush_ev = event_new(base, -1, 0, daemon_flush_cb, d);
 	d->idle_ev = evtimer_new(base, daemon_idle_cb, d);
-	if (d->flush_ev == NULL || d->idle_ev == NULL || event_priority_set(d->flush_ev, 1) != 0) {
-		*err = xstrdup("cannot create loop events (event_base_priority_init missing?)");
+	if (d->flush_ev == NULL || d->idle_ev == NULL ||
+	    event_priority_set(d->flush_ev, DAEMON_PRIORITY_FLUSH) != 0) {
+		*err = xstrdup("cannot create loop events");
 		goto fail;
 	}
 	d->zctx = zmq_ctx_new();

@@ -16,6 +16,11 @@ struct store;
 struct auth;
 struct agents;
 
+/* The loop's priority levels: I/O, timers and signals run at the default (middle) level;
+ * the flush runs at the lowest, so only after every ready socket has been drained. */
+#define DAEMON_PRIORITIES 3
+#define DAEMON_PRIORITY_FLUSH 2
+
 struct daemon {
 	struct event_base *base; /* borrowed from main */
 	void *zctx;		 /* ZeroMQ context */

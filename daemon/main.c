@@ -131,7 +131,7 @@ main(int argc, char **argv)
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal");
 	base = event_base_new();
-	if (base == NULL || event_base_priority_init(base, 2) != 0)
+	if (base == NULL || event_base_priority_init(base, DAEMON_PRIORITIES) != 0)
 		fatalx("cannot create the event loop");
 	d = daemon_new(base, cfg, &err);
 	if (d == NULL) {
