@@ -1,4 +1,5 @@
-/* wire: the envelope on the wire: decoding with limits, encoding, and reply builders. */
+/* wire: the envelope on the wire: decoding with version and body checks, encoding, and
+ * reply builders. (The size limit is the sockets' ZMQ_MAXMSGSIZE, set in bus.) */
 #ifndef MUSTER_WIRE_H
 #define MUSTER_WIRE_H
 

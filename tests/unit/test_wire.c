@@ -234,10 +234,9 @@ test_unknown_fields(void)
 {
 	/* Field 6 (reserved) varint 1; field 200 varint 300; field 1000 bytes "hello";
 	 * field 120 fixed64; field 121 fixed32. */
-	static const uint8_t extra[] = {0x30, 0x01, 0xc0, 0x0c, 0xac, 0x02, 0xc2, 0x3e, 0x05,
-					'h',  'e',  'l',  'l',  'o',  0xc1, 0x07, 1,    2,
-					3,    4,    5,    6,    7,    8,    0xcd, 0x07, 1,
-					2,    3,    4};
+	static const uint8_t extra[] = {0x30, 0x01, 0xc0, 0x0c, 0xac, 0x02, 0xc2, 0x3e, 0x05, 'h',
+					'e',  'l',  'l',  'o',	0xc1, 0x07, 1,	  2,	3,    4,
+					5,    6,    7,	  8,	0xcd, 0x07, 1,	  2,	3,    4};
 	size_t len;
 	uint8_t *buf = pack_submit(&len), *big = xmalloc(len + 2 * sizeof extra);
 	int code = -1;
