@@ -232,3 +232,67 @@ client_call(void *s, Envelope *e, int timeout_ms, char **err)
 			 timeout_ms);
 	return NULL;
 }
+
+void
+client_seq_start(uint64_t after)
+{
+	if (client_seq < after)
+		client_seq = after;
+}
+
+uint64_t
+client_next_seq(void)
+{
+	return ++client_seq;
+}
+
+int
+client_send_seq(void *s, Envelope *e)
+{
+	size_t len;
+	uint8_t *buf;
+	int rc;
+
+	e->version = WIRE_VERSION;
+	e->sent_at_ms = util_wall_ms();
+	buf = wire_pack(e, &len);
+	rc = zmq_send(s, buf, len, 0) < 0 ? -1 : 0;
+	free(buf);
+	return rc;
+}
+
+char *
+client_conf_path(const char *conf, const char *name, char **err)
+{
+	struct stat st;
+	char *file, *dir, *v, *path = NULL, *slash;
+	config_t cf;
+
+	if (stat(conf, &st) == 0 && S_ISDIR(st.st_mode))
+		file = xasprintf("%s/musterd.conf", conf);
+	else
+		file = xstrdup(conf);
+	dir = xstrdup(file);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	config_init(&cf);
+	if (config_read_file(&cf, file) != CONFIG_TRUE) {
+		*err =
+		    xasprintf("%s:%d: %s", config_error_file(&cf) ? config_error_file(&cf) : file,
+			      config_error_line(&cf), config_error_text(&cf));
+	} else {
+		v = client_setting(&cf, name);
+		if (v[0] == '\0')
+			*err = xasprintf("%s: no setting %s", file, name);
+		else
+			path = client_path(dir, v);
+		free(v);
+	}
+	config_destroy(&cf);
+	free(file);
+	free(dir);
+	return path;
+}

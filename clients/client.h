@@ -38,4 +38,17 @@ int client_send(void *s, Envelope *e);
  * envelope, or NULL on timeout (*ERR NULL) or error (*ERR a new message). */
 Envelope *client_recv(void *s, int timeout_ms, char **err);
 
+/* Makes every later sequence number larger than AFTER. An agent starts its numbers from the
+ * wall clock, so that they keep increasing across its own restarts (the daemon remembers the
+ * highest report seq of each agent). */
+void client_seq_start(uint64_t after);
+/* Returns a fresh sequence number, from the counter client_send uses. */
+uint64_t client_next_seq(void);
+/* Sends E on S like client_send, but keeps E->seq (from client_next_seq): a re-sent report
+ * keeps its original seq. Returns 0 or -1 with errno. */
+int client_send_seq(void *s, Envelope *e);
+/* Returns the resolved path of file setting NAME ("roster", ...) of the musterd.conf at CONF
+ * (a file or its directory), or of its default; NULL with *ERR a new message. */
+char *client_conf_path(const char *conf, const char *name, char **err);
+
 #endif

@@ -5,6 +5,7 @@
 #include "import.h"
 #include "init.h"
 #include "log.h"
+#include "plan.h"
 #include "util.h"
 #include "wire.h"
 
@@ -37,15 +38,17 @@ usage(void)
 	    "  check [CONF]                 validate a configuration and exit\n"
 	    "  incident new --type T (--place P | --at LAT,LON) [--description D]\n"
 	    "               [--casualties N] [--people-affected N] [--hazmat] [--reporter R]\n"
-	    "               [--exercise] [--json]\n"
+	    "               [--building KIND] [--tier T --reason R] [--exercise] [--json]\n"
 	    "  incident show ID [--json]\n"
 	    "  incident list [--all] [--json]\n"
 	    "  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
 	    "               [--note N] [--json]\n"
 	    "  incident close ID --reason R [--json]\n"
+	    "  incident tier ID TIER --reason R [--json]   raise or lower (1, 2, 3 or I, II, III)\n"
 	    "  watch [--json] [--count N]   print the live feed of committed events\n"
 	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
 	    "                               a roster CSV export as a file roster.conf includes\n"
+	    "  plans [TYPE] [--json]        the response plans (tiers, groups, rings) as loaded\n"
 	    "  keys new PATH [--id ID --role ROLE [--department D]]\n"
 	    "                               a new key pair and its clients.conf entry\n"
 	    "CONF defaults to $MUSTER_CONF, else ./musterd.conf; KEYFILE is relative to it.\n");
@@ -121,6 +124,59 @@ fmt_time(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+/* Formats the time from BASE to T as "+12.3s", or "-" when T is not set. */
+static const char *
+fmt_after(int64_t base, int64_t t, char *buf, size_t len)
+{
+	if (t <= 0 || base <= 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "+%.1fs", (double)(t - base) / 1000.0);
+	return buf;
+}
+
+/* Prints the joint action group: each member, its order's state and times, and its ring. */
+static void
+print_members(const Muster__Incident *inc)
+{
+	size_t i;
+	const char *group = NULL;
+
+	if (inc->n_members == 0)
+		return;
+	printf("  joint action group (times after the report):\n");
+	printf("    %-18s %-22s %-20s %-10s %-8s %-8s %-8s %-8s %-8s %s\n", "group", "member",
+	       "kind", "status", "sent", "receipt", "accept", "en route", "on scene", "ring");
+	for (i = 0; i < inc->n_members; i++) {
+		const Muster__Member *m = inc->members[i];
+		char a[5][24], ring[48];
+		int64_t base = inc->received_at_ms;
+		const char *st = "?";
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		    &muster__order_status__descriptor, m->status);
+
+		if (v)
+			st = v->name + strlen("ORDER_");
+		if (m->ring_deadline_ms == 0)
+			snprintf(ring, sizeof ring, "-");
+		else if (m->on_scene_at_ms)
+			snprintf(ring, sizeof ring, "%s by %.1fs",
+				 m->on_scene_at_ms <= m->ring_deadline_ms ? "met" : "MISSED",
+				 (double)llabs(m->ring_deadline_ms - m->on_scene_at_ms) / 1000.0);
+		else
+			snprintf(ring, sizeof ring, "due %s",
+				 fmt_after(base, m->ring_deadline_ms, a[4], sizeof a[4]));
+		printf("    %-18s %-22s %-20s %-10s %-8s %-8s %-8s %-8s %-8s %s\n",
+		       group && strcmp(group, m->group) == 0 ? "" : m->group, m->member_id, m->kind,
+		       st, fmt_after(base, m->sent_at_ms, a[0], sizeof a[0]),
+		       fmt_after(base, m->received_at_ms, a[1], sizeof a[1]),
+		       fmt_after(base, m->accepted_at_ms, a[2], sizeof a[2]),
+		       fmt_after(base, m->en_route_at_ms, a[3], sizeof a[3]),
+		       fmt_after(base, m->on_scene_at_ms, a[4], sizeof a[4]), ring);
+		group = m->group;
+	}
+}
+
 /* Prints an incident for a person, or as one JSON line. */
 static void
 print_incident(const Muster__Incident *inc, int as_json)
@@ -141,7 +197,11 @@ print_incident(const Muster__Incident *inc, int as_json)
 	printf("incident #%" PRIu64 "  %s  [%s]%s\n", inc->id, inc->type,
 	       incident_state_name(inc->state), inc->exercise ? "  EXERCISE" : "");
 	if (inc->tier)
-		printf("  tier:        %u\n", inc->tier);
+		printf("  tier:        %s, %s-led (%s)\n",
+		       inc->tier == 1	? "I"
+		       : inc->tier == 2 ? "II"
+					: "III",
+		       inc->level[0] ? inc->level : "?", inc->tier_reason);
 	if (l) {
 		printf("  place:       %s", l->place);
 		if (l->coords)
@@ -162,6 +222,7 @@ print_incident(const Muster__Incident *inc, int as_json)
 	if (inc->state == MUSTER__INCIDENT_STATE__INCIDENT_CLOSED)
 		printf("  closed:      %s: %s\n", fmt_time(inc->closed_at_ms, t2, sizeof t2),
 		       inc->close_reason);
+	print_members(inc);
 }
 
 /* Sends E on the control socket and returns the reply, or dies with the daemon's error. */
@@ -222,6 +283,162 @@ cmd_init(int argc, char **argv)
 	       "  report:            muster -c %s incident new --type fire.ebike --place <place>\n",
 	       dir, dir, dir, dir);
 	return 0;
+}
+
+static const char *conf_path_file(void);
+
+/* Returns the plan spec S as JSON. */
+static json_t *
+plan_spec_json(const struct config *c, const struct plan_spec *s)
+{
+	json_t *o = json_object(), *sk = json_array();
+	size_t i;
+
+	json_object_set_new(o, "what",
+			    json_string(s->what == PLAN_UNIT	 ? "unit"
+					: s->what == PLAN_PERSON ? "person"
+								 : "expert"));
+	json_object_set_new(o, "kind",
+			    json_string(s->what == PLAN_UNIT	 ? s->kind
+					: s->what == PLAN_PERSON ? s->role
+					: s->local		 ? "local"
+					: s->field		 ? s->field
+								 : "*"));
+	json_object_set_new(
+	    o, "department",
+	    json_string(s->department >= 0 ? c->roster->departments[s->department].id : "*"));
+	json_object_set_new(o, "count", json_integer(s->count));
+	for (i = 0; i < s->n_skills; i++)
+		json_array_append_new(sk, json_string(s->skills[i]));
+	json_object_set_new(o, "skills", sk);
+	if (s->what == PLAN_UNIT) {
+		const struct plan_class *cl = plan_class(c->plans, s->kind);
+
+		json_object_set_new(o, "ring_s",
+				    json_integer(s->ring_s ? s->ring_s
+						 : cl	   ? cl->ring_s
+							   : 0));
+	}
+	if (s->task)
+		json_object_set_new(o, "task", json_string(s->task));
+	return o;
+}
+
+/* muster plans [TYPE] [--json]: the response plans as the daemon reads them. */
+static int
+cmd_plans(int argc, char **argv)
+{
+	const char *type = NULL;
+	char *errors = NULL;
+	struct config *c;
+	int as_json = 0, i;
+	size_t p, g, s;
+	json_t *all = json_array();
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			as_json = 1;
+		else if (type == NULL && argv[i][0] != '-')
+			type = argv[i];
+		else
+			usage();
+	}
+	c = cfg_load(conf_path_file(), &errors);
+	if (c == NULL) {
+		fputs(errors ? errors : "configuration invalid\n", stderr);
+		free(errors);
+		return 1;
+	}
+	for (p = 0; p < c->plans->n_plans; p++) {
+		const struct plan *pl = &c->plans->plans[p];
+		json_t *o, *tiers;
+		int t;
+
+		if (type && strcmp(type, pl->type) != 0)
+			continue;
+		o = json_object();
+		tiers = json_object();
+		json_object_set_new(o, "type", json_string(pl->type));
+		json_object_set_new(o, "name", json_string(pl->name ? pl->name : ""));
+		json_object_set_new(o, "owner", json_string(c->roster->departments[pl->owner].id));
+		if (!as_json)
+			printf("%s  (%s; owner %s)\n", pl->type, pl->name ? pl->name : "",
+			       c->roster->departments[pl->owner].id);
+		for (t = 0; t < 3; t++) {
+			const struct plan_tier *pt = pl->tiers[t];
+			json_t *to, *groups;
+			char key[4];
+
+			if (pt == NULL)
+				continue;
+			to = json_object();
+			groups = json_array();
+			json_object_set_new(to, "level", json_string(plan_level_name(pt->level)));
+			json_object_set_new(to, "receipt_s", json_integer(pt->receipt_s));
+			json_object_set_new(to, "accept_s", json_integer(pt->accept_s));
+			if (!as_json)
+				printf("  tier %s, %s-led, receipt %ds, accept %ds\n",
+				       t == 0	? "I"
+				       : t == 1 ? "II"
+						: "III",
+				       plan_level_name(pt->level), pt->receipt_s, pt->accept_s);
+			for (g = 0; g < pt->n_groups; g++) {
+				json_t *go = json_object(), *ms = json_array();
+
+				json_object_set_new(go, "name", json_string(pt->groups[g].name));
+				for (s = 0; s < pt->groups[g].n_specs; s++) {
+					json_t *sj = plan_spec_json(c, &pt->groups[g].specs[s]);
+
+					if (!as_json)
+						printf(
+						    "    %-20s %d x %s %s (%s)\n",
+						    s == 0 ? pt->groups[g].name : "",
+						    (int)json_integer_value(
+							json_object_get(sj, "count")),
+						    json_string_value(json_object_get(sj, "what")),
+						    json_string_value(json_object_get(sj, "kind")),
+						    json_string_value(
+							json_object_get(sj, "department")));
+					json_array_append_new(ms, sj);
+				}
+				json_object_set_new(go, "members", ms);
+				json_array_append_new(groups, go);
+			}
+			json_object_set_new(to, "groups", groups);
+			snprintf(key, sizeof key, "%d", t + 1);
+			json_object_set_new(tiers, key, to);
+		}
+		json_object_set_new(o, "tiers", tiers);
+		json_array_append_new(all, o);
+	}
+	if (as_json) {
+		char *text = json_dumps(all, MUSTER_JSON_FLAGS);
+
+		if (text)
+			puts(text);
+		free(text);
+	}
+	i = type && json_array_size(all) == 0;
+	if (i)
+		fprintf(stderr, "muster: no plan for type '%s'\n", type);
+	json_decref(all);
+	cfg_free(c);
+	return i ? 1 : 0;
+}
+
+/* Returns the musterd.conf path for the global -c (a file, or a directory holding it). */
+static const char *
+conf_path_file(void)
+{
+	static char *full;
+	const char *p = conf_path();
+	size_t n = strlen(p);
+
+	if (n >= 5 && strcmp(p + n - 5, ".conf") == 0)
+		return p;
+	free(full);
+	full = xasprintf("%s/musterd.conf", p);
+	return full;
 }
 
 /* muster check [CONF] */
@@ -378,6 +595,19 @@ cmd_keys(int argc, char **argv)
 	return 0;
 }
 
+/* Parses a tier: 1, 2, 3 or I, II, III. */
+static uint32_t
+parse_tier(const char *s)
+{
+	if (strcmp(s, "1") == 0 || strcmp(s, "I") == 0)
+		return 1;
+	if (strcmp(s, "2") == 0 || strcmp(s, "II") == 0)
+		return 2;
+	if (strcmp(s, "3") == 0 || strcmp(s, "III") == 0)
+		return 3;
+	die("tier: '%s' is not 1, 2, 3 (I, II, III)", s);
+}
+
 /* muster incident new ... */
 static int
 cmd_incident_new(int argc, char **argv)
@@ -393,6 +623,9 @@ cmd_incident_new(int argc, char **argv)
 	    {"reporter", required_argument, NULL, 'r'},
 	    {"exercise", no_argument, NULL, 'x'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"building", required_argument, NULL, 'b'},
+	    {"tier", required_argument, NULL, 'T'},
+	    {"reason", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	Envelope e, *r;
@@ -446,6 +679,15 @@ cmd_incident_new(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'b':
+			si.building = optarg;
+			break;
+		case 'T':
+			si.tier = parse_tier(optarg);
+			break;
+		case 'R':
+			si.tier_reason = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -495,6 +737,7 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	Muster__ListIncidents li;
 	Muster__CloseIncident ci;
 	Muster__UpdateIncident ui;
+	Muster__SetTier st;
 	int ch, as_json = 0, all = 0;
 	const char *reason = NULL;
 	size_t i;
@@ -566,7 +809,7 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 		} while (more);
 		return 0;
 	}
-	if (optind + 1 != argc)
+	if (optind + 1 != argc && !(strcmp(verb, "tier") == 0 && optind + 2 == argc))
 		usage();
 	if (strcmp(verb, "show") == 0) {
 		muster__get_incident__init(&gi);
@@ -581,6 +824,17 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 		ci.reason = (char *)reason;
 		e.body_case = MUSTER__ENVELOPE__BODY_CLOSE_INCIDENT;
 		e.close_incident = &ci;
+	} else if (strcmp(verb, "tier") == 0) {
+		if (optind + 2 != argc)
+			usage();
+		if (reason == NULL)
+			die("incident tier: --reason is required");
+		muster__set_tier__init(&st);
+		st.id = parse_id(argv[optind]);
+		st.tier = parse_tier(argv[optind + 1]);
+		st.reason = (char *)reason;
+		e.body_case = MUSTER__ENVELOPE__BODY_SET_TIER;
+		e.set_tier = &st;
 	} else if (strcmp(verb, "update") == 0) {
 		ui.id = parse_id(argv[optind]);
 		e.body_case = MUSTER__ENVELOPE__BODY_UPDATE_INCIDENT;
@@ -804,6 +1058,8 @@ main(int argc, char **argv)
 		return cmd_init(argc, argv);
 	if (strcmp(argv[0], "check") == 0)
 		return cmd_check(argc, argv);
+	if (strcmp(argv[0], "plans") == 0)
+		return cmd_plans(argc, argv);
 	if (strcmp(argv[0], "import") == 0)
 		return cmd_import(argc, argv);
 	if (strcmp(argv[0], "keys") == 0)

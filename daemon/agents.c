@@ -4,6 +4,8 @@
 #include "bus.h"
 #include "daemon.h"
 #include "log.h"
+#include "muster.h"
+#include "order.h"
 #include "store.h"
 #include "util.h"
 
@@ -212,6 +214,8 @@ agents_register(struct request *r)
 	}
 	s = agents_touch(r->d->agents, r);
 	s->registered = 1;
+	/* Whatever it has not confirmed goes out again now that it is back. */
+	order_agent_back(r->d, r->client->id);
 	log_info("agents: %s registered %zu units (%zu refused)", r->client->id, n_acc, n_rej);
 	reply.body_case = MUSTER__ENVELOPE__BODY_REGISTERED;
 	reply.registered = &rd;
@@ -294,9 +298,10 @@ agents_heartbeat(struct request *r)
 		const Muster__UnitState *us = hb->units[i];
 		struct unit *u = roster_unit(ros, us->unit_id);
 
-		if (us->position) {
+		if (us->position && (u->lat != us->position->lat || u->lon != us->position->lon)) {
 			u->lat = us->position->lat;
 			u->lon = us->position->lon;
+			muster_unit_moved(r->d, (int)(u - ros->units));
 		}
 		u->last_seen_ms = now;
 		if (us->status != MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED)
@@ -309,11 +314,9 @@ int
 agents_report(struct request *r)
 {
 	struct session *s = agents_touch(r->d->agents, r);
-	uint64_t order_id = r->env->body_case == MUSTER__ENVELOPE__BODY_RECEIPT
-				? r->env->receipt->order_id
-				: r->env->status->order_id;
 	Envelope reply;
 	Muster__ReportAck ack;
+	int code;
 
 	if (!s->seq_known) {
 		if (store_get_agent_seq(r->d->store, s->identity, &s->last_seq) != 0)
@@ -333,7 +336,13 @@ agents_report(struct request *r)
 		daemon_reply(r, &reply);
 		return 0;
 	}
-	/* Orders arrive with the muster work (issue 3); until then no order exists. */
-	return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "order_id", "no order #%llu",
-			    (unsigned long long)order_id);
+	code = order_report(r);
+	if (code != 0)
+		return code;
+	/* Recorded with the report, so a re-sent copy is known after a restart too. */
+	if (store_set_agent_seq(r->d->store, s->identity, r->env->seq) != 0)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not record the report");
+	s->last_seq = r->env->seq;
+	return 0;
 }

@@ -2,6 +2,7 @@
  * found as "file:line: what is wrong", so that one run of `musterd -n` shows them all. */
 #include "cfg.h"
 #include "log.h"
+#include "plan.h"
 #include "util.h"
 
 #include <libconfig.h>
@@ -63,7 +64,7 @@ static const struct cfg_option cfg_options[] = {
     CFG_STR("roster", CFG_T_PATH, roster_file, "roster.conf",
 	    "departments, units, people and experts"),
     CFG_STR("plans", CFG_T_PATH, plans_file, "plans.conf",
-	    "response plans and rings; optional: a missing file is not an error"),
+	    "tier rules and response plans; optional: a missing file means no plans"),
     CFG_INT("max_frame", max_frame, 256, 16777216, 65536,
 	    "largest frame accepted, bytes; a larger one disconnects the peer"),
     CFG_INT("heartbeat_interval_ms", heartbeat_interval_ms, 100, 600000, 5000,
@@ -1319,24 +1320,28 @@ cfg_check_identities(struct cfg_ctx *x, const struct config *c)
 	}
 }
 
-/* Checks the optional plans file: absent is fine (plans_file becomes NULL), present must
- * parse. */
+/* Loads the optional plans file into C->plans, checked against the roster, with its problems
+ * among the others. Absent is fine: plans_file becomes NULL and the plans are empty (every
+ * incident type unknown); C->plans is never left NULL. */
 static void
 cfg_load_plans(struct cfg_ctx *x, struct config *c)
 {
 	struct stat st;
-	config_t cf;
 
 	if (stat(c->plans_file, &st) != 0 && errno == ENOENT) {
 		log_debug("cfg: %s does not exist; no plans", c->plans_file);
 		free(c->plans_file);
 		c->plans_file = NULL;
+		c->plans = plan_new();
 		return;
 	}
-	config_init(&cf);
 	x->file = c->plans_file;
-	(void)cfg_parse_file(x, &cf, c->plans_file);
-	config_destroy(&cf);
+	c->plans = plan_load(c->plans_file, x->have_roster ? c->roster : NULL, &x->errors);
+	if (c->plans == NULL) {
+		/* plan_load has written its own lines; count them as failing the load. */
+		x->n_errors++;
+		c->plans = plan_new();
+	}
 }
 
 /* Returns a new string of the errors collected in X, without the last newline. */
@@ -1430,6 +1435,7 @@ cfg_free(struct config *c)
 	sodium_memzero(c->secret_key, sizeof c->secret_key);
 	geo_free(c->district);
 	roster_free(c->roster);
+	plan_free(c->plans);
 	for (i = 0; i < c->n_clients; i++)
 		free(c->clients[i].id);
 	free(c->clients);

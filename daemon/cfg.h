@@ -52,6 +52,7 @@ struct config {
 	struct roster *roster;
 	struct client *clients;
 	size_t n_clients;
+	struct plans *plans; /* tier rules and response plans (never NULL once loaded) */
 };
 
 /* Loads PATH and every file it names. Returns a new config (caller frees with cfg_free),

@@ -6,6 +6,9 @@
 #include "auth.h"
 #include "incident.h"
 #include "log.h"
+#include "muster.h"
+#include "nearest.h"
+#include "order.h"
 #include "store.h"
 #include "util.h"
 
@@ -34,6 +37,7 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_CLOSE_INCIDENT, BUS_CONTROL, STAFF, 1, incident_close},
     {MUSTER__ENVELOPE__BODY_GET_INCIDENT, BUS_CONTROL, READERS, 0, incident_get},
     {MUSTER__ENVELOPE__BODY_LIST_INCIDENTS, BUS_CONTROL, READERS, 0, incident_list},
+    {MUSTER__ENVELOPE__BODY_SET_TIER, BUS_CONTROL, STAFF, 1, incident_set_tier},
     {MUSTER__ENVELOPE__BODY_REGISTER, BUS_AGENTS, ROLE_AGENT, 1, agents_register},
     {MUSTER__ENVELOPE__BODY_HEARTBEAT, BUS_AGENTS, ROLE_AGENT, 1, agents_heartbeat},
     {MUSTER__ENVELOPE__BODY_RECEIPT, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
@@ -51,6 +55,21 @@ static uint64_t
 daemon_next_seq_cb(void *arg)
 {
 	return daemon_next_seq(arg);
+}
+
+/* Storage failed under a unit of work: the in-memory orders and musters may hold what was
+ * rolled back. They are derived state, so rebuild them from the store. */
+static void
+daemon_resync(struct daemon *d)
+{
+	orders_free(d->orders);
+	d->orders = orders_new();
+	muster_free(d->muster);
+	d->muster = muster_new();
+	if (muster_load(d) != 0)
+		log_warnx("daemon: cannot reload orders after a storage failure; they are "
+			  "reloaded at the next start");
+	agents_reload_state(d->agents, d);
 }
 
 /* Makes sure the flush runs at the end of this loop iteration. */
@@ -228,6 +247,8 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 	if (code != 0) {
 		if (h->writes)
 			store_rollback_to(d->store);
+		if (h->writes && code == MUSTER__ERROR_CODE__UNAVAILABLE)
+			daemon_resync(d);
 		bus_discard_from(d->bus, mark);
 		log_debug("daemon: %s %s refused: %s: %s", m->user_id,
 			  wire_body_name(env->body_case), wire_code_name(code), r.err_msg);
@@ -255,7 +276,7 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 			d->batch_failures++;
 			log_warnx("daemon: commit failed; the batch's replies become errors");
 			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
-			agents_reload_state(d->agents, d);
+			daemon_resync(d);
 			return;
 		}
 	}
@@ -276,6 +297,17 @@ daemon_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (store_checkpoint(d->store) == 0)
 		d->writes_since_checkpoint = 0;
+}
+
+/* The clock: re-sends, receipt and acceptance deadlines, rings. */
+static void
+daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	order_tick(d);
+	if (store_in_batch(d->store) || bus_pending(d->bus))
+		daemon_schedule_flush(d);
 }
 
 /* The ZAP policy: which enrolled keys may connect to which socket. */
@@ -320,13 +352,22 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 		goto fail;
 	}
 	d->agents = agents_new();
+	d->orders = orders_new();
+	d->muster = muster_new();
+	d->nearest = nearest_new(cfg->roster);
+	if (muster_load(d) != 0) {
+		*err = xasprintf("%s: cannot load open incidents and orders", cfg->database);
+		goto fail;
+	}
 	if (event_base_get_npriorities(base) != DAEMON_PRIORITIES) {
 		*err = xasprintf("the event base needs %d priorities", DAEMON_PRIORITIES);
 		goto fail;
 	}
 	d->flush_ev = event_new(base, -1, 0, daemon_flush_cb, d);
 	d->idle_ev = evtimer_new(base, daemon_idle_cb, d);
-	if (d->flush_ev == NULL || d->idle_ev == NULL ||
+	d->tick_ev = event_new(base, -1, EV_PERSIST, daemon_tick_cb, d);
+	if (d->flush_ev == NULL || d->idle_ev == NULL || d->tick_ev == NULL ||
+	    event_add(d->tick_ev, &(struct timeval){0, DAEMON_TICK_MS * 1000}) != 0 ||
 	    event_priority_set(d->flush_ev, DAEMON_PRIORITY_FLUSH) != 0) {
 		*err = xstrdup("cannot create loop events");
 		goto fail;
@@ -374,7 +415,12 @@ daemon_free(struct daemon *d)
 		event_free(d->flush_ev);
 	if (d->idle_ev)
 		event_free(d->idle_ev);
+	if (d->tick_ev)
+		event_free(d->tick_ev);
 	agents_free(d->agents);
+	orders_free(d->orders);
+	muster_free(d->muster);
+	nearest_free(d->nearest);
 	if (d->store && store_checkpoint(d->store) != 0)
 		log_warnx("daemon: final checkpoint failed");
 	store_close(d->store);
@@ -427,6 +473,7 @@ daemon_reload(struct daemon *d, struct config *nc)
 	}
 	roster_carry_live(nc->roster, old->roster);
 	d->cfg = nc;
+	muster_roster_changed(d);
 	bus_set_config(d->bus, nc);
 	agents_reload_state(d->agents, d);
 	cfg_free(old);

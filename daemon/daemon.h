@@ -15,11 +15,15 @@ struct event_base;
 struct store;
 struct auth;
 struct agents;
+struct orders;
+struct muster;
+struct nearest;
 
 /* The loop's priority levels: I/O, timers and signals run at the default (middle) level;
  * the flush runs at the lowest, so only after every ready socket has been drained. */
 #define DAEMON_PRIORITIES 3
 #define DAEMON_PRIORITY_FLUSH 2
+#define DAEMON_TICK_MS 250 /* how often deadlines and re-sends are looked at */
 
 struct daemon {
 	struct event_base *base; /* borrowed from main */
@@ -28,10 +32,14 @@ struct daemon {
 	struct store *store;
 	struct auth *auth;
 	struct bus *bus;
-	struct agents *agents;	/* agent sessions */
-	struct event *flush_ev; /* low priority: runs after all I/O of an iteration */
-	struct event *idle_ev;	/* WAL checkpoint when idle */
-	uint64_t out_seq;	/* sequence number of our outgoing envelopes */
+	struct agents *agents;	 /* agent sessions */
+	struct orders *orders;	 /* active orders (the rest are only in the store) */
+	struct muster *muster;	 /* open incidents being mustered */
+	struct nearest *nearest; /* spatial index over the roster's units */
+	struct event *tick_ev;	 /* re-sends, deadlines, rings */
+	struct event *flush_ev;	 /* low priority: runs after all I/O of an iteration */
+	struct event *idle_ev;	 /* WAL checkpoint when idle */
+	uint64_t out_seq;	 /* sequence number of our outgoing envelopes */
 	int writes_since_checkpoint;
 	uint64_t batches, batch_failures; /* commits and failed commits since start */
 };

@@ -5,6 +5,9 @@
 #include "daemon.h"
 #include "geo.h"
 #include "log.h"
+#include "muster.h"
+#include "order.h"
+#include "plan.h"
 #include "store.h"
 #include "util.h"
 
@@ -12,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define INCIDENT_TEXT_MAX 4000
 #define INCIDENT_NAME_MAX 200
@@ -69,6 +73,45 @@ incident_to_json(const Muster__Incident *inc)
 			    json_string(inc->close_reason ? inc->close_reason : ""));
 	json_object_set_new(o, "exercise", json_boolean(inc->exercise));
 	json_object_set_new(o, "opened_by", json_string(inc->opened_by ? inc->opened_by : ""));
+	json_object_set_new(o, "building", json_string(inc->building ? inc->building : ""));
+	json_object_set_new(o, "tier_reason",
+			    json_string(inc->tier_reason ? inc->tier_reason : ""));
+	json_object_set_new(o, "owner", json_string(inc->owner ? inc->owner : ""));
+	json_object_set_new(o, "level", json_string(inc->level ? inc->level : ""));
+	if (inc->linked_to)
+		json_object_set_new(o, "linked_to", json_integer((json_int_t)inc->linked_to));
+	if (inc->n_members) {
+		json_t *ms = json_array();
+		size_t i;
+
+		for (i = 0; i < inc->n_members; i++) {
+			const Muster__Member *m = inc->members[i];
+			json_t *x = json_object();
+
+			json_object_set_new(x, "member", json_string(m->member_id));
+			json_object_set_new(x, "what", json_string(m->what));
+			json_object_set_new(x, "group", json_string(m->group));
+			json_object_set_new(x, "role", json_string(m->role));
+			json_object_set_new(x, "kind", json_string(m->kind));
+			json_object_set_new(x, "department", json_string(m->department));
+			json_object_set_new(x, "agent", json_string(m->agent));
+			json_object_set_new(x, "order", json_integer((json_int_t)m->order_id));
+			json_object_set_new(x, "status", json_string(order_status_name(m->status)));
+			json_object_set_new(x, "attempt", json_integer(m->attempt));
+			json_object_set_new(x, "eta_s", json_real(m->eta_s));
+			json_object_set_new(x, "ordered_at_ms", json_integer(m->ordered_at_ms));
+			json_object_set_new(x, "sent_at_ms", json_integer(m->sent_at_ms));
+			json_object_set_new(x, "received_at_ms", json_integer(m->received_at_ms));
+			json_object_set_new(x, "accepted_at_ms", json_integer(m->accepted_at_ms));
+			json_object_set_new(x, "en_route_at_ms", json_integer(m->en_route_at_ms));
+			json_object_set_new(x, "on_scene_at_ms", json_integer(m->on_scene_at_ms));
+			json_object_set_new(x, "cleared_at_ms", json_integer(m->cleared_at_ms));
+			json_object_set_new(x, "ring_deadline_ms",
+					    json_integer(m->ring_deadline_ms));
+			json_array_append_new(ms, x);
+		}
+		json_object_set_new(o, "members", ms);
+	}
 	return o;
 }
 
@@ -93,6 +136,16 @@ incident_valid_coords(double lat, double lon)
 {
 	return isfinite(lat) && isfinite(lon) && lat >= -90 && lat <= 90 && lon >= -180 &&
 	       lon <= 180;
+}
+
+/* Returns the local hour (0..23) of wall-clock time MS, for time-of-day tier rules. */
+static int
+incident_local_hour(int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	return localtime_r(&t, &tm) ? tm.tm_hour : 0;
 }
 
 /* Fills the street, community, grid and key place of L (strings borrowed from the district)
@@ -121,11 +174,28 @@ incident_submit(struct request *r)
 	Envelope reply;
 	Muster__IncidentReply ir;
 	int64_t now = util_wall_ms();
+	const struct plan *plan;
+	const struct plan_rule *rule = NULL;
+	char *why = NULL;
 
 	if (!incident_valid_type(s->type))
 		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "type",
 				    "incident type must be 1 to 64 of a-z 0-9 . _ - (e.g. "
 				    "\"fire.ebike\")");
+	plan = plan_find(r->d->cfg->plans, s->type);
+	if (plan == NULL)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "type",
+				    "unknown incident type '%.64s' (no response plan for it)",
+				    s->type);
+	if (s->tier > 3)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "tier",
+				    "tier must be 1 (I), 2 (II) or 3 (III)");
+	if (s->tier && (s->tier_reason == NULL || s->tier_reason[0] == '\0'))
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "tier_reason",
+				    "overriding the tier needs a reason");
+	if (s->building && strlen(s->building) > INCIDENT_NAME_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "building",
+				    "building longer than %d bytes", INCIDENT_NAME_MAX);
 	if (s->location == NULL || ((s->location->place == NULL || s->location->place[0] == '\0') &&
 				    s->location->coords == NULL))
 		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "location",
@@ -196,11 +266,38 @@ incident_submit(struct request *r)
 	inc.close_reason = "";
 	inc.exercise = r->env->exercise;
 	inc.opened_by = r->client->id;
+	inc.building = s->building ? s->building : "";
+	inc.owner = r->d->cfg->roster->departments[plan->owner].id;
+	if (s->tier) {
+		inc.tier = s->tier;
+		why = xasprintf("operator: %s", s->tier_reason);
+	} else {
+		struct plan_facts f = {
+		    .type = s->type,
+		    .casualties = s->casualties,
+		    .people_affected = s->people_affected,
+		    .hazmat = s->hazmat,
+		    .key_place = loc.key_place && loc.key_place[0],
+		    .building = s->building,
+		    .hour = incident_local_hour(now),
+		};
+
+		inc.tier = (uint32_t)plan_decide_tier(r->d->cfg->plans, &f, &rule);
+		why = xstrdup(rule ? (rule->why ? rule->why : "tier rule")
+				   : "no rule matched: general (III)");
+	}
+	inc.tier_reason = why;
+	inc.level = plan->tiers[inc.tier - 1]
+			? (char *)plan_level_name(plan->tiers[inc.tier - 1]->level)
+			: "";
 	if (store_insert_incident(r->d->store, &inc) != 0 ||
 	    daemon_emit(r->d, r->client->id, "incident.opened", inc.id, inc.exercise,
-			incident_to_json(&inc)) != 0)
+			incident_to_json(&inc)) != 0 ||
+	    muster_start(r->d, &inc, r->client->id) != 0) {
+		free(why);
 		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 				    "could not record the incident; nothing was changed");
+	}
 	log_info("incident: #%llu %s at %s opened by %s", (unsigned long long)inc.id, inc.type,
 		 loc.place, r->client->id);
 	muster__envelope__init(&reply);
@@ -209,6 +306,7 @@ incident_submit(struct request *r)
 	reply.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_REPLY;
 	reply.incident_reply = &ir;
 	daemon_reply(r, &reply);
+	free(why);
 	return 0;
 }
 
@@ -332,6 +430,12 @@ incident_close(struct request *r)
 	body = json_object();
 	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
 	json_object_set_new(body, "reason", json_string(c->reason));
+	if (muster_stop(r->d, inc->id, r->client->id) != 0) {
+		json_decref(body);
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not release the group; nothing was changed");
+	}
 	return incident_commit_change(r, inc, "incident.closed", body);
 }
 
@@ -347,7 +451,15 @@ incident_get(struct request *r)
 	if (rc == 0)
 		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "id", "no incident #%llu",
 				    (unsigned long long)r->env->get_incident->id);
+	if (muster_members(r->d, inc->id, &inc->members, &inc->n_members) != 0) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not read the group");
+	}
 	incident_reply(r, inc);
+	muster_free_members(inc->members, inc->n_members);
+	inc->members = NULL;
+	inc->n_members = 0;
 	store_free_incident(inc);
 	return 0;
 }
@@ -378,5 +490,59 @@ incident_list(struct request *r)
 	reply.incident_list = &il;
 	daemon_reply(r, &reply);
 	store_free_incidents(v, n);
+	return 0;
+}
+
+int
+incident_set_tier(struct request *r)
+{
+	const Muster__SetTier *t = r->env->set_tier;
+	Muster__Incident *inc = NULL;
+	const struct plan *plan;
+	json_t *body;
+	uint32_t from;
+	int code;
+
+	if (t->tier < 1 || t->tier > 3)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "tier",
+				    "tier must be 1 (I), 2 (II) or 3 (III)");
+	if (t->reason == NULL || t->reason[0] == '\0')
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "reason",
+				    "changing the tier needs a reason");
+	if (strlen(t->reason) > INCIDENT_TEXT_MAX)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "reason",
+				    "reason longer than %d bytes", INCIDENT_TEXT_MAX);
+	if ((code = incident_load_open(r, t->id, &inc)) != 0)
+		return code;
+	if (inc->tier == t->tier) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, "tier",
+				    "incident #%llu is already tier %u", (unsigned long long)t->id,
+				    t->tier);
+	}
+	plan = plan_find(r->d->cfg->plans, inc->type);
+	from = inc->tier;
+	inc->tier = t->tier;
+	free(inc->tier_reason);
+	inc->tier_reason = xasprintf("operator: %s", t->reason);
+	free(inc->level);
+	inc->level = xstrdup(plan && plan->tiers[t->tier - 1]
+				 ? plan_level_name(plan->tiers[t->tier - 1]->level)
+				 : "");
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(body, "from", json_integer(from));
+	json_object_set_new(body, "to", json_integer(t->tier));
+	json_object_set_new(body, "reason", json_string(t->reason));
+	inc->updated_at_ms = util_wall_ms();
+	if (store_update_incident(r->d->store, inc) != 0 ||
+	    daemon_emit(r->d, r->client->id, "incident.tier", inc->id, inc->exercise, body) != 0 ||
+	    muster_retier(r->d, inc->id, (int)t->tier, r->client->id) != 0) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not change the tier; nothing was changed");
+	}
+	incident_reply(r, inc);
+	store_free_incident(inc);
 	return 0;
 }

@@ -30,6 +30,10 @@ enum {
 	ST_AGENT_SEQ_SET,
 	ST_UNIT_PUT,
 	ST_UNIT_GET,
+	ST_ORDER_INSERT,
+	ST_ORDER_UPDATE,
+	ST_ORDERS_ACTIVE,
+	ST_ORDERS_OF,
 	ST_COUNT
 };
 
@@ -45,14 +49,17 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_INC_INSERT] = "INSERT INTO incidents(type, state, tier, place, has_coords, lat, lon, "
 		      "street, community, grid, key_place, description, casualties, "
 		      "people_affected, hazmat, reporter, received_ms, updated_ms, closed_ms, "
-		      "close_reason, exercise, opened_by) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-		      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+		      "close_reason, exercise, opened_by, building, tier_reason, owner, "
+		      "linked_to, level) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+		      "?24, ?25, ?26, ?27, ?28)",
     [ST_INC_UPDATE] = "UPDATE incidents SET type = ?2, state = ?3, tier = ?4, place = ?5, "
 		      "has_coords = ?6, lat = ?7, lon = ?8, street = ?9, community = ?10, grid = "
 		      "?11, key_place = ?12, description = ?13, casualties = ?14, "
 		      "people_affected = ?15, hazmat = ?16, reporter = ?17, received_ms = ?18, "
 		      "updated_ms = ?19, closed_ms = ?20, close_reason = ?21, exercise = ?22, "
-		      "opened_by = ?23 WHERE id = ?1",
+		      "opened_by = ?23, building = ?24, tier_reason = ?25, owner = ?26, "
+		      "linked_to = ?27, level = ?28 WHERE id = ?1",
     [ST_INC_GET] = "SELECT * FROM incidents WHERE id = ?1",
     [ST_INC_LIST] = "SELECT * FROM incidents WHERE id > ?1 AND state = 1 ORDER BY id LIMIT ?2",
     [ST_INC_LIST_ALL] = "SELECT * FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -63,6 +70,25 @@ static const char *const store_sql[ST_COUNT] = {
 		    "?4, ?5) ON CONFLICT(id) DO UPDATE SET status = excluded.status, lat = "
 		    "excluded.lat, lon = excluded.lon, last_seen_ms = excluded.last_seen_ms",
     [ST_UNIT_GET] = "SELECT status, lat, lon, last_seen_ms FROM units WHERE id = ?1",
+    [ST_ORDER_INSERT] =
+	"INSERT INTO orders(incident_id, what, member_id, agent, slot, grp, "
+	"role, department, kind, status, attempt, tier, exercise, delay_reason, "
+	"eta_s, ordered_ms, sent_ms, received_ms, accepted_ms, en_route_ms, "
+	"on_scene_ms, cleared_ms, ended_ms, next_send_ms, receipt_deadline_ms, "
+	"accept_deadline_ms, ring_deadline_ms, ring_reported) VALUES (?2, ?3, ?4, "
+	"?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+	"?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+    [ST_ORDER_UPDATE] =
+	"UPDATE orders SET incident_id = ?2, what = ?3, member_id = ?4, "
+	"agent = ?5, slot = ?6, grp = ?7, role = ?8, department = ?9, kind = ?10, "
+	"status = ?11, attempt = ?12, tier = ?13, exercise = ?14, delay_reason = "
+	"?15, eta_s = ?16, ordered_ms = ?17, sent_ms = ?18, received_ms = ?19, "
+	"accepted_ms = ?20, en_route_ms = ?21, on_scene_ms = ?22, cleared_ms = ?23, "
+	"ended_ms = ?24, next_send_ms = ?25, receipt_deadline_ms = ?26, "
+	"accept_deadline_ms = ?27, ring_deadline_ms = ?28, ring_reported = ?29 "
+	"WHERE id = ?1",
+    [ST_ORDERS_ACTIVE] = "SELECT * FROM orders WHERE status NOT IN (5, 8, 9, 10) ORDER BY id",
+    [ST_ORDERS_OF] = "SELECT * FROM orders WHERE incident_id = ?1 ORDER BY id",
 };
 
 /* Schema version 1. The incident columns follow the Incident message in muster.proto. */
@@ -95,6 +121,29 @@ static const char store_schema_v1[] =
     "CREATE TABLE units (id TEXT PRIMARY KEY, status INTEGER NOT NULL, lat REAL NOT NULL,"
     " lon REAL NOT NULL, last_seen_ms INTEGER NOT NULL);"
     "PRAGMA user_version = 1;";
+
+/* Version 2: incidents learn tiering and plans; orders (the outbox and their lifecycle). */
+static const char store_schema_v2[] =
+    "ALTER TABLE incidents ADD COLUMN building TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE incidents ADD COLUMN tier_reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE incidents ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE incidents ADD COLUMN linked_to INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE incidents ADD COLUMN level TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE orders ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " incident_id INTEGER NOT NULL, what INTEGER NOT NULL, member_id TEXT NOT NULL,"
+    " agent TEXT NOT NULL, slot TEXT NOT NULL, grp TEXT NOT NULL, role TEXT NOT NULL,"
+    " department TEXT NOT NULL, kind TEXT NOT NULL, status INTEGER NOT NULL,"
+    " attempt INTEGER NOT NULL, tier INTEGER NOT NULL, exercise INTEGER NOT NULL,"
+    " delay_reason INTEGER NOT NULL, eta_s REAL NOT NULL, ordered_ms INTEGER NOT NULL,"
+    " sent_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, accepted_ms INTEGER NOT NULL,"
+    " en_route_ms INTEGER NOT NULL, on_scene_ms INTEGER NOT NULL, cleared_ms INTEGER NOT NULL,"
+    " ended_ms INTEGER NOT NULL, next_send_ms INTEGER NOT NULL,"
+    " receipt_deadline_ms INTEGER NOT NULL, accept_deadline_ms INTEGER NOT NULL,"
+    " ring_deadline_ms INTEGER NOT NULL, ring_reported INTEGER NOT NULL);"
+    "CREATE INDEX orders_incident ON orders(incident_id);"
+    "CREATE INDEX orders_status ON orders(status);"
+    "PRAGMA user_version = 2;";
 
 struct store {
 	sqlite3 *db;
@@ -220,12 +269,16 @@ store_open(const char *path, char **err)
 				 path, version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (version == 0) {
+	if (version < STORE_SCHEMA_VERSION) {
 		char *msg = NULL;
 
+		/* Each step brings the schema one version up, all in one transaction. */
 		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 			goto sqlfail;
-		if (sqlite3_exec(s->db, store_schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+		if ((version < 1 &&
+		     sqlite3_exec(s->db, store_schema_v1, NULL, NULL, &msg) != SQLITE_OK) ||
+		    (version < 2 &&
+		     sqlite3_exec(s->db, store_schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("%s: cannot create schema: %s", path,
 					 msg ? msg : "unknown error");
@@ -501,6 +554,11 @@ store_bind_incident(sqlite3_stmt *st, const Muster__Incident *inc)
 	S(21, inc->close_reason);
 	I(22, inc->exercise);
 	S(23, inc->opened_by);
+	S(24, inc->building);
+	S(25, inc->tier_reason);
+	S(26, inc->owner);
+	I(27, inc->linked_to);
+	S(28, inc->level);
 #undef S
 #undef I
 	return ok ? 0 : -1;
@@ -583,6 +641,11 @@ store_row_incident(sqlite3_stmt *st)
 	inc->close_reason = store_col_text(st, 20);
 	inc->exercise = sqlite3_column_int(st, 21) != 0;
 	inc->opened_by = store_col_text(st, 22);
+	inc->building = store_col_text(st, 23);
+	inc->tier_reason = store_col_text(st, 24);
+	inc->owner = store_col_text(st, 25);
+	inc->linked_to = (uint64_t)sqlite3_column_int64(st, 26);
+	inc->level = store_col_text(st, 27);
 	return inc;
 }
 
@@ -608,6 +671,10 @@ store_free_incident(Muster__Incident *inc)
 	free(inc->reporter);
 	free(inc->close_reason);
 	free(inc->opened_by);
+	free(inc->building);
+	free(inc->tier_reason);
+	free(inc->owner);
+	free(inc->level);
 	free(inc);
 }
 
@@ -775,5 +842,148 @@ store_checkpoint(struct store *s)
 		store_log_error(s, "checkpoint");
 		return -1;
 	}
+	return 0;
+}
+
+/* Binds O to ST as ?1..?29 (the order of the orders table's columns). */
+static int
+store_bind_order(sqlite3_stmt *st, const struct order *o)
+{
+	int ok = 1;
+
+#define S(i, v) ok &= sqlite3_bind_text(st, i, (v) ? (v) : "", -1, SQLITE_STATIC) == SQLITE_OK
+#define I(i, v) ok &= sqlite3_bind_int64(st, i, (sqlite3_int64)(v)) == SQLITE_OK
+	I(1, o->id);
+	I(2, o->incident_id);
+	I(3, o->what);
+	S(4, o->member_id);
+	S(5, o->agent);
+	S(6, o->slot);
+	S(7, o->group);
+	S(8, o->role);
+	S(9, o->department);
+	S(10, o->kind);
+	I(11, o->status);
+	I(12, o->attempt);
+	I(13, o->tier);
+	I(14, o->exercise);
+	I(15, o->delay_reason);
+	ok &= sqlite3_bind_double(st, 16, o->eta_s) == SQLITE_OK;
+	I(17, o->ordered_ms);
+	I(18, o->sent_ms);
+	I(19, o->received_ms);
+	I(20, o->accepted_ms);
+	I(21, o->en_route_ms);
+	I(22, o->on_scene_ms);
+	I(23, o->cleared_ms);
+	I(24, o->ended_ms);
+	I(25, o->next_send_ms);
+	I(26, o->receipt_deadline_ms);
+	I(27, o->accept_deadline_ms);
+	I(28, o->ring_deadline_ms);
+	I(29, o->ring_reported);
+#undef S
+#undef I
+	return ok ? 0 : -1;
+}
+
+int
+store_insert_order(struct store *s, struct order *o)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_INSERT];
+
+	if (store_bind_order(st, o) != 0) {
+		store_log_error(s, "bind order");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_ORDER_INSERT) != 0)
+		return -1;
+	o->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int
+store_update_order(struct store *s, const struct order *o)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_UPDATE];
+
+	if (store_bind_order(st, o) != 0) {
+		store_log_error(s, "bind order");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_ORDER_UPDATE) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
+}
+
+/* Builds a new order from the current row of a SELECT * FROM orders. */
+static struct order *
+store_row_order(sqlite3_stmt *st)
+{
+	struct order *o = xcalloc(1, sizeof *o);
+
+	o->id = (uint64_t)sqlite3_column_int64(st, 0);
+	o->incident_id = (uint64_t)sqlite3_column_int64(st, 1);
+	o->what = (enum order_what)sqlite3_column_int(st, 2);
+	o->member_id = store_col_text(st, 3);
+	o->agent = store_col_text(st, 4);
+	o->slot = store_col_text(st, 5);
+	o->group = store_col_text(st, 6);
+	o->role = store_col_text(st, 7);
+	o->department = store_col_text(st, 8);
+	o->kind = store_col_text(st, 9);
+	o->status = sqlite3_column_int(st, 10);
+	o->attempt = (uint32_t)sqlite3_column_int(st, 11);
+	o->tier = sqlite3_column_int(st, 12);
+	o->exercise = sqlite3_column_int(st, 13);
+	o->delay_reason = sqlite3_column_int(st, 14);
+	o->eta_s = sqlite3_column_double(st, 15);
+	o->ordered_ms = sqlite3_column_int64(st, 16);
+	o->sent_ms = sqlite3_column_int64(st, 17);
+	o->received_ms = sqlite3_column_int64(st, 18);
+	o->accepted_ms = sqlite3_column_int64(st, 19);
+	o->en_route_ms = sqlite3_column_int64(st, 20);
+	o->on_scene_ms = sqlite3_column_int64(st, 21);
+	o->cleared_ms = sqlite3_column_int64(st, 22);
+	o->ended_ms = sqlite3_column_int64(st, 23);
+	o->next_send_ms = sqlite3_column_int64(st, 24);
+	o->receipt_deadline_ms = sqlite3_column_int64(st, 25);
+	o->accept_deadline_ms = sqlite3_column_int64(st, 26);
+	o->ring_deadline_ms = sqlite3_column_int64(st, 27);
+	o->ring_reported = sqlite3_column_int(st, 28);
+	return o;
+}
+
+int
+store_load_orders(struct store *s, uint64_t incident_id, struct order ***out, size_t *n)
+{
+	sqlite3_stmt *st = s->st[incident_id ? ST_ORDERS_OF : ST_ORDERS_ACTIVE];
+	struct order **v = NULL;
+	size_t k = 0, i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (incident_id && sqlite3_bind_int64(st, 1, (sqlite3_int64)incident_id) != SQLITE_OK) {
+		store_log_error(s, "bind orders");
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (k + 1) * sizeof *v);
+		v[k++] = store_row_order(st);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "load orders");
+		for (i = 0; i < k; i++)
+			order_free(v[i]);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = k;
 	return 0;
 }

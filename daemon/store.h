@@ -7,9 +7,10 @@
 #include <stdint.h>
 
 #include "muster.pb-c.h"
+#include "order.h"
 #include "roster.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_HASH_LEN 32
 
 /* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
@@ -80,6 +81,14 @@ int store_set_agent_seq(struct store *s, const char *agent, uint64_t seq);
 int store_put_unit(struct store *s, const struct unit *u);
 /* Restores the live state saved for the units of R. */
 int store_load_units(struct store *s, struct roster *r);
+
+/* Inserts O (its id is assigned and written back). */
+int store_insert_order(struct store *s, struct order *o);
+/* Writes every field of O over the row with its id. */
+int store_update_order(struct store *s, const struct order *o);
+/* Reads the orders of INCIDENT_ID (all of them), or with 0 every active order (not final),
+ * into a new array *OUT of *N new orders (caller frees each with order_free, then *OUT). */
+int store_load_orders(struct store *s, uint64_t incident_id, struct order ***out, size_t *n);
 
 /* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
 int store_checkpoint(struct store *s);

@@ -294,6 +294,31 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(self.d.alive())
 
 
+def roster_units(roster_text):
+    """The units of a roster.conf in file order, as dicts (parsed with regexes, test-side)."""
+    block = re.search(r"^units = \((.*?)^\);", roster_text, re.M | re.S).group(1)
+    units = []
+    for body in re.findall(r"\{(.*?)\}", block, re.S):
+        u = dict(re.findall(r'(\w+) = "([^"]*)";', body))
+        u.update({k: v for k, v in re.findall(r"(\w+) = (-?[\d.]+);", body)})
+        skills = re.search(r"skills = \[(.*?)\]", body, re.S)
+        u["skills"] = re.findall(r'"([^"]*)"', skills.group(1)) if skills else []
+        u["index"] = len(units)
+        units.append(u)
+    return units
+
+
+def distance_m(lat1, lon1, lat2, lon2):
+    """Great-circle distance, the same haversine as daemon/geo.c (independently written)."""
+    import math
+    rad = math.pi / 180.0
+    dlat = (lat2 - lat1) * rad
+    dlon = (lon2 - lon1) * rad
+    a = math.sin(dlat / 2) ** 2 + math.cos(lat1 * rad) * math.cos(lat2 * rad) * math.sin(dlon / 2) ** 2
+    a = min(a, 1.0)
+    return 6371008.8 * 2 * math.atan2(math.sqrt(a), math.sqrt(1 - a))
+
+
 def main():
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)

@@ -192,7 +192,7 @@ test_open_pragmas(void)
 		mode = query_text(caught_db, "PRAGMA locking_mode");
 		CHECK_STR(mode, "exclusive");
 		free(mode);
-		CHECK(query_int(caught_db, "PRAGMA user_version") == 1);
+		CHECK(query_int(caught_db, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
 	}
 	store_close(s);
 	caught_db = NULL;
@@ -201,7 +201,7 @@ test_open_pragmas(void)
 	mode = query_text(db, "PRAGMA journal_mode");
 	CHECK_STR(mode, "wal");
 	free(mode);
-	CHECK(query_int(db, "PRAGMA user_version") == 1);
+	CHECK(query_int(db, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
 	CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 2);
 	CHECK(query_int(db, "SELECT count(*) FROM timeline") == 0);
 	sqlite3_close(db);
