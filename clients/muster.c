@@ -44,6 +44,8 @@ usage(void)
 	    "  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
 	    "               [--note N] [--json]\n"
 	    "  incident close ID --reason R [--json]\n"
+	    "  incident unlink ID --reason R   a linked duplicate report becomes its own incident\n"
+	    "  divert ID --to DEPARTMENT --reason R   alert diversion to the owning department\n"
 	    "  incident tier ID TIER --reason R [--json]   raise or lower (1, 2, 3 or I, II, III)\n"
 	    "  watch [--json] [--count N]   print the live feed of committed events\n"
 	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
@@ -730,6 +732,7 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	    {"casualties", required_argument, NULL, 'c'},
 	    {"people-affected", required_argument, NULL, 'P'},
 	    {"note", required_argument, NULL, 'n'},
+	    {"to", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	Envelope e, *r;
@@ -738,6 +741,9 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	Muster__CloseIncident ci;
 	Muster__UpdateIncident ui;
 	Muster__SetTier st;
+	Muster__UnlinkIncident ul;
+	Muster__DivertIncident dv;
+	const char *to = NULL;
 	int ch, as_json = 0, all = 0;
 	const char *reason = NULL;
 	size_t i;
@@ -769,6 +775,9 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 			break;
 		case 'n':
 			ui.note = optarg;
+			break;
+		case 'o':
+			to = optarg;
 			break;
 		default:
 			usage();
@@ -824,6 +833,23 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 		ci.reason = (char *)reason;
 		e.body_case = MUSTER__ENVELOPE__BODY_CLOSE_INCIDENT;
 		e.close_incident = &ci;
+	} else if (strcmp(verb, "unlink") == 0) {
+		if (reason == NULL)
+			die("incident unlink: --reason is required");
+		muster__unlink_incident__init(&ul);
+		ul.id = parse_id(argv[optind]);
+		ul.reason = (char *)reason;
+		e.body_case = MUSTER__ENVELOPE__BODY_UNLINK_INCIDENT;
+		e.unlink_incident = &ul;
+	} else if (strcmp(verb, "divert") == 0) {
+		if (reason == NULL || to == NULL)
+			die("divert: --to DEPARTMENT and --reason are required");
+		muster__divert_incident__init(&dv);
+		dv.id = parse_id(argv[optind]);
+		dv.to = (char *)to;
+		dv.reason = (char *)reason;
+		e.body_case = MUSTER__ENVELOPE__BODY_DIVERT_INCIDENT;
+		e.divert_incident = &dv;
 	} else if (strcmp(verb, "tier") == 0) {
 		if (optind + 2 != argc)
 			usage();
@@ -1066,6 +1092,8 @@ main(int argc, char **argv)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)
 		return cmd_watch(argc, argv);
+	if (strcmp(argv[0], "divert") == 0)
+		return cmd_incident_other("divert", argc, argv);
 	if (strcmp(argv[0], "incident") == 0 && argc >= 2) {
 		if (strcmp(argv[1], "new") == 0)
 			return cmd_incident_new(argc - 1, argv + 1);

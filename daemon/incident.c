@@ -31,6 +31,8 @@ incident_state_name(int state)
 		return "open";
 	case MUSTER__INCIDENT_STATE__INCIDENT_CLOSED:
 		return "closed";
+	case MUSTER__INCIDENT_STATE__INCIDENT_LINKED:
+		return "linked";
 	default:
 		return "unknown";
 	}
@@ -162,6 +164,59 @@ incident_fill_places(const struct district *dist, const struct place *p, Muster_
 	l->key_place = p->kind == PLACE_KEY ? p->id : "";
 }
 
+/* Records that INC was linked to the open incident it duplicates, DIST_M away. */
+static int
+incident_emit_link(struct request *r, const Muster__Incident *inc, double dist_m)
+{
+	json_t *b = json_object();
+
+	json_object_set_new(b, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(b, "to", json_integer((json_int_t)inc->linked_to));
+	json_object_set_new(b, "distance_m", json_real(dist_m));
+	log_info("incident: #%llu linked to #%llu (%.0f m away)", (unsigned long long)inc->id,
+		 (unsigned long long)inc->linked_to, dist_m);
+	return daemon_emit(r->d, r->client->id, "incident.linked", inc->id, inc->exercise, b);
+}
+
+/* Returns the id of the open incident of TYPE nearest to (LAT, LON) within the plans'
+ * duplicate radius and received within their window, or 0; *DIST_M its distance. */
+static uint64_t
+incident_find_duplicate(struct request *r, const char *type, double lat, double lon, int64_t now,
+			double *dist_m)
+{
+	const struct plans *p = r->d->cfg->plans;
+	Muster__Incident **v = NULL;
+	size_t n = 0, i;
+	uint64_t after = 0, best = 0;
+	int more = 1;
+
+	*dist_m = 0;
+	if (p->dedup_radius_m <= 0 || p->dedup_window_s <= 0)
+		return 0;
+	while (more) {
+		if (store_list_incidents(r->d->store, 0, after, 1000, &v, &n, &more) != 0)
+			return 0;
+		for (i = 0; i < n; i++) {
+			const Muster__Incident *x = v[i];
+			double m;
+
+			after = x->id;
+			if (strcmp(x->type, type) != 0 || x->location == NULL ||
+			    x->location->coords == NULL ||
+			    now - x->received_at_ms > (int64_t)p->dedup_window_s * 1000)
+				continue;
+			m = geo_distance_m(lat, lon, x->location->coords->lat,
+					   x->location->coords->lon);
+			if (m <= p->dedup_radius_m && (best == 0 || m < *dist_m)) {
+				best = x->id;
+				*dist_m = m;
+			}
+		}
+		store_free_incidents(v, n);
+	}
+	return best;
+}
+
 int
 incident_submit(struct request *r)
 {
@@ -290,13 +345,23 @@ incident_submit(struct request *r)
 	inc.level = plan->tiers[inc.tier - 1]
 			? (char *)plan_level_name(plan->tiers[inc.tier - 1]->level)
 			: "";
-	if (store_insert_incident(r->d->store, &inc) != 0 ||
-	    daemon_emit(r->d, r->client->id, "incident.opened", inc.id, inc.exercise,
-			incident_to_json(&inc)) != 0 ||
-	    muster_start(r->d, &inc, r->client->id) != 0) {
-		free(why);
-		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-				    "could not record the incident; nothing was changed");
+	/* The same thing reported again nearby: link it instead of mustering a second group. */
+	{
+		double dup_m = 0;
+
+		inc.linked_to =
+		    incident_find_duplicate(r, inc.type, coords.lat, coords.lon, now, &dup_m);
+		if (inc.linked_to)
+			inc.state = MUSTER__INCIDENT_STATE__INCIDENT_LINKED;
+		if (store_insert_incident(r->d->store, &inc) != 0 ||
+		    daemon_emit(r->d, r->client->id, "incident.opened", inc.id, inc.exercise,
+				incident_to_json(&inc)) != 0 ||
+		    (inc.linked_to ? incident_emit_link(r, &inc, dup_m)
+				   : muster_start(r->d, &inc, r->client->id)) != 0) {
+			free(why);
+			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+					    "could not record the incident; nothing was changed");
+		}
 	}
 	log_info("incident: #%llu %s at %s opened by %s", (unsigned long long)inc.id, inc.type,
 		 loc.place, r->client->id);
@@ -541,6 +606,99 @@ incident_set_tier(struct request *r)
 		store_free_incident(inc);
 		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 				    "could not change the tier; nothing was changed");
+	}
+	incident_reply(r, inc);
+	store_free_incident(inc);
+	return 0;
+}
+
+int
+incident_unlink(struct request *r)
+{
+	const Muster__UnlinkIncident *u = r->env->unlink_incident;
+	Muster__Incident *inc = NULL;
+	json_t *body;
+	int rc;
+
+	if (u->reason == NULL || u->reason[0] == '\0')
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "reason",
+				    "unlinking needs a reason");
+	rc = store_get_incident(r->d->store, u->id, &inc);
+	if (rc <= 0)
+		return rc < 0 ? request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+					     "could not read the incident")
+			      : request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "id",
+					     "no incident #%llu", (unsigned long long)u->id);
+	if (inc->state != MUSTER__INCIDENT_STATE__INCIDENT_LINKED) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, "id",
+				    "incident #%llu is not a linked report",
+				    (unsigned long long)u->id);
+	}
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(body, "from", json_integer((json_int_t)inc->linked_to));
+	json_object_set_new(body, "reason", json_string(u->reason));
+	inc->state = MUSTER__INCIDENT_STATE__INCIDENT_OPEN;
+	inc->linked_to = 0;
+	inc->updated_at_ms = util_wall_ms();
+	if (store_update_incident(r->d->store, inc) != 0 ||
+	    daemon_emit(r->d, r->client->id, "incident.unlinked", inc->id, inc->exercise, body) !=
+		0 ||
+	    muster_start(r->d, inc, r->client->id) != 0) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not unlink; nothing was changed");
+	}
+	incident_reply(r, inc);
+	store_free_incident(inc);
+	return 0;
+}
+
+int
+incident_divert(struct request *r)
+{
+	const Muster__DivertIncident *dv = r->env->divert_incident;
+	Muster__Incident *inc = NULL;
+	json_t *body;
+	char text[512];
+	int64_t now = util_wall_ms();
+	int code;
+
+	if (dv->reason == NULL || dv->reason[0] == '\0')
+		return request_fail(r, MUSTER__ERROR_CODE__BAD_REQUEST, "reason",
+				    "diverting needs a reason");
+	if (dv->to == NULL || roster_department(r->d->cfg->roster, dv->to) < 0)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "to",
+				    "unknown department '%.64s'", dv->to ? dv->to : "");
+	if ((code = incident_load_open(r, dv->id, &inc)) != 0)
+		return code;
+	if (strcmp(inc->owner, dv->to) == 0) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, "to",
+				    "incident #%llu is owned by %s already",
+				    (unsigned long long)dv->id, dv->to);
+	}
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(body, "from", json_string(inc->owner));
+	json_object_set_new(body, "to", json_string(dv->to));
+	json_object_set_new(body, "reason", json_string(dv->reason));
+	/* The time lost: from the report to the moment it reached its owner. */
+	json_object_set_new(body, "lost_ms", json_integer(now - inc->received_at_ms));
+	free(inc->owner);
+	inc->owner = xstrdup(dv->to);
+	inc->updated_at_ms = now;
+	snprintf(text, sizeof text, "incident #%llu (%s) diverted to you: %s",
+		 (unsigned long long)inc->id, inc->type, dv->reason);
+	if (store_update_incident(r->d->store, inc) != 0 ||
+	    daemon_emit(r->d, r->client->id, "incident.diverted", inc->id, inc->exercise, body) !=
+		0 ||
+	    muster_notify_department(r->d, dv->to, inc->id, inc->exercise, "diverted", 0, NULL,
+				     text) != 0) {
+		store_free_incident(inc);
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not divert; nothing was changed");
 	}
 	incident_reply(r, inc);
 	store_free_incident(inc);

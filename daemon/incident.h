@@ -15,6 +15,8 @@ int incident_close(struct request *r);
 int incident_get(struct request *r);
 int incident_list(struct request *r);
 int incident_set_tier(struct request *r);
+int incident_unlink(struct request *r);
+int incident_divert(struct request *r);
 
 /* How muster writes JSON: compact, keys sorted (the timeline's bodies are hashed as text,
  * so the same event must always give the same bytes), and reals to 12 significant digits

@@ -730,10 +730,12 @@ muster_send_order(struct daemon *d, struct order *o)
 }
 
 int
-muster_notify(struct daemon *d, const struct order *o, const char *kind, const char *text)
+muster_notify_department(struct daemon *d, const char *department, uint64_t incident_id,
+			 int exercise, const char *kind, uint64_t order_id, const char *member,
+			 const char *text)
 {
 	struct roster *r = d->cfg->roster;
-	int dept = roster_department(r, o->department);
+	int dept = roster_department(r, department);
 	const char *sup =
 	    dept >= 0 && r->departments[dept].supervisor ? r->departments[dept].supervisor : "";
 	const uint8_t *rid;
@@ -742,11 +744,13 @@ muster_notify(struct daemon *d, const struct order *o, const char *kind, const c
 
 	json_object_set_new(b, "to", json_string(sup));
 	json_object_set_new(b, "kind", json_string(kind));
-	json_object_set_new(b, "order", json_integer((json_int_t)o->id));
-	json_object_set_new(b, "member", json_string(o->member_id));
-	json_object_set_new(b, "department", json_string(o->department));
+	if (order_id)
+		json_object_set_new(b, "order", json_integer((json_int_t)order_id));
+	if (member)
+		json_object_set_new(b, "member", json_string(member));
+	json_object_set_new(b, "department", json_string(department));
 	json_object_set_new(b, "text", json_string(text));
-	if (daemon_emit(d, "musterd", "supervisor.notice", o->incident_id, o->exercise, b) != 0)
+	if (daemon_emit(d, "musterd", "supervisor.notice", incident_id, exercise, b) != 0)
 		return -1;
 	if (sup[0] && agents_route(d->agents, sup, &rid, &rid_len) == 0) {
 		Envelope e;
@@ -755,16 +759,23 @@ muster_notify(struct daemon *d, const struct order *o, const char *kind, const c
 		muster__envelope__init(&e);
 		muster__notice__init(&nt);
 		nt.kind = (char *)kind;
-		nt.incident_id = o->incident_id;
-		nt.order_id = o->id;
-		nt.member_id = o->member_id;
+		nt.incident_id = incident_id;
+		nt.order_id = order_id;
+		nt.member_id = (char *)(member ? member : "");
 		nt.text = (char *)text;
 		e.body_case = MUSTER__ENVELOPE__BODY_NOTICE;
 		e.notice = &nt;
-		e.exercise = o->exercise;
+		e.exercise = exercise;
 		daemon_send_agent(d, rid, rid_len, &e);
 	}
 	return 0;
+}
+
+int
+muster_notify(struct daemon *d, const struct order *o, const char *kind, const char *text)
+{
+	return muster_notify_department(d, o->department, o->incident_id, o->exercise, kind, o->id,
+					o->member_id, text);
 }
 
 int

@@ -32,6 +32,11 @@ int muster_stop(struct daemon *d, uint64_t id, const char *actor);
 int muster_send_order(struct daemon *d, struct order *o);
 /* Tells the supervisor of O's department about KIND ("no_receipt", ...) with TEXT. */
 int muster_notify(struct daemon *d, const struct order *o, const char *kind, const char *text);
+/* Tells the supervisor of DEPARTMENT (a timeline event, and a Notice to its agent when
+ * connected) about KIND with TEXT; ORDER_ID and MEMBER may be 0 and NULL. */
+int muster_notify_department(struct daemon *d, const char *department, uint64_t incident_id,
+			     int exercise, const char *kind, uint64_t order_id, const char *member,
+			     const char *text);
 /* The roster was replaced by a reload: rebuild the spatial index. */
 void muster_roster_changed(struct daemon *d);
 /* Unit index UNIT moved (a heartbeat position). */

@@ -346,6 +346,52 @@ class Muster(Base):
         self.assertEqual(r.error.code, pb.INVALID_STATE)
         self.assertIn("cancelled", r.error.message)
 
+    def test_duplicate_report_is_linked_and_can_be_unlinked(self):
+        first = self.submit("s05-c02", "traffic.collision", tier=3, tier_reason="test")
+        again = self.submit("s05-c02", "traffic.collision", description="second caller")
+        self.assertEqual(again.state, pb.INCIDENT_LINKED)
+        self.assertEqual(again.linked_to, first.id)
+        self.assertEqual(len(self.get(again.id).members), 0, "a duplicate was mustered")
+        other = self.submit("s05-c02", "fire.ebike", tier=3, tier_reason="test")
+        self.assertEqual(other.state, pb.INCIDENT_OPEN, "another type is not a duplicate")
+        self.drain_feed()
+        link = [json.loads(e.body_json) for e in self.events if e.kind == "incident.linked"]
+        self.assertEqual(link[0]["to"], first.id)
+        r = self.op.call(unlink_incident=pb.UnlinkIncident(id=again.id, reason="separate crash"))
+        self.assertEqual(r.WhichOneof("body"), "incident_reply", r)
+        self.assertEqual(r.incident_reply.incident.state, pb.INCIDENT_OPEN)
+        self.assertGreater(len(self.get(again.id).members), 0)
+        r = self.op.call(unlink_incident=pb.UnlinkIncident(id=again.id, reason="again"))
+        self.assertEqual(r.error.code, pb.INVALID_STATE)
+        out = self.d.muster("incident", "list").stdout
+        self.assertIn(f"#{again.id} ", out)
+
+    def test_alert_diversion(self):
+        inc = self.submit("s10-c01", "collapse.slope", tier=3, tier_reason="test")
+        self.assertEqual(inc.owner, self.plan("collapse.slope")["owner"])
+        p = self.d.muster("divert", str(inc.id), "--to", "housing", "--reason",
+                          "a building foundation, not the road", "--json")
+        moved = json.loads(p.stdout)
+        self.assertEqual(moved["owner"], "housing")
+        self.drain_feed()
+        dv = [json.loads(e.body_json) for e in self.events if e.kind == "incident.diverted"]
+        self.assertEqual(dv[0]["from"], inc.owner)
+        self.assertEqual(dv[0]["to"], "housing")
+        self.assertGreaterEqual(dv[0]["lost_ms"], 0)
+        notes = [json.loads(e.body_json) for e in self.events if e.kind == "supervisor.notice"]
+        self.assertTrue(any(n["kind"] == "diverted" and n["to"] == "agent:housing" for n in notes))
+        deadline = time.monotonic() + 5
+        got = []
+        while not got and time.monotonic() < deadline:
+            _, other = self.fleet.collect([-1], timeout=0.5)
+            got += [e for d, e in other if d == "housing" and e.WhichOneof("body") == "notice"]
+        self.assertEqual(got[0].notice.kind, "diverted")
+        for args, err in ((("--to", "navy", "--reason", "x"), "INVALID_ARGUMENT"),
+                          (("--to", "housing", "--reason", "x"), "INVALID_STATE")):
+            p = self.d.muster("divert", str(inc.id), *args, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(err, p.stderr)
+
 
 class Faults(Base):
     """Short deadlines (5 s receipt, 6 s acceptance) so that silence shows quickly."""
