@@ -1,6 +1,7 @@
 /* cfg: loads musterd.conf and every file it names, checks all of it, and reports every problem
  * found as "file:line: what is wrong", so that one run of `musterd -n` shows them all. */
 #include "cfg.h"
+#include "conf.h"
 #include "log.h"
 #include "plan.h"
 #include "util.h"
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,157 +81,18 @@ static const struct cfg_option cfg_options[] = {
 
 #define CFG_N_OPTIONS (sizeof cfg_options / sizeof cfg_options[0])
 
-/* One id in a sorted index: the key is borrowed from the structure being built. */
-struct cfg_key {
-	const char *key;
-	int idx;
-	unsigned line;
-};
-
-/* Ids of one namespace, sorted for duplicate detection and binary search. */
-struct cfg_index {
-	struct cfg_key *v;
-	size_t n, cap;
-};
-
 /* Everything one cfg_load needs while it runs. */
 struct cfg_ctx {
+	struct conf conf;     /* errors go to ERRORS below; its file is the one being read */
 	struct strbuf errors; /* one "file:line: what" line per problem */
-	int n_errors;
-	const char *file; /* file being read, for settings without a source file */
-	struct cfg_index places;
-	struct cfg_index departments;
-	struct cfg_index units;
-	struct cfg_index clients;
+	struct conf_index places;
+	struct conf_index departments;
+	struct conf_index units;
+	struct conf_index clients;
 	int have_district; /* each set when that file parsed, so references can be checked */
 	int have_roster;
 	int have_clients;
 };
-
-/* Records one problem as "FILE:LINE: message", or "FILE: message" when LINE is 0. */
-__attribute__((format(printf, 4, 0))) static void
-cfg_verror(struct cfg_ctx *x, const char *file, unsigned line, const char *fmt, va_list ap)
-{
-	char msg[1024];
-
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (line > 0)
-		strbuf_addf(&x->errors, "%s:%u: %s\n", file, line, msg);
-	else
-		strbuf_addf(&x->errors, "%s: %s\n", file, msg);
-	x->n_errors++;
-}
-
-/* Records a problem in FILE at LINE. */
-__attribute__((format(printf, 4, 5))) static void
-cfg_error(struct cfg_ctx *x, const char *file, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	cfg_verror(x, file, line, fmt, ap);
-	va_end(ap);
-}
-
-/* Records a problem at setting S (its file and line). */
-__attribute__((format(printf, 3, 4))) static void
-cfg_error_at(struct cfg_ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *file = x->file;
-	unsigned line = 0;
-	va_list ap;
-
-	if (s != NULL) {
-		if (config_setting_source_file(s) != NULL)
-			file = config_setting_source_file(s);
-		line = config_setting_source_line(s);
-	}
-	va_start(ap, fmt);
-	cfg_verror(x, file, line, fmt, ap);
-	va_end(ap);
-}
-
-/* Returns member NAME of group G when present, else G itself: where to point a message. */
-static const config_setting_t *
-cfg_where(const config_setting_t *g, const char *name)
-{
-	const config_setting_t *m = config_setting_get_member(g, name);
-
-	return m != NULL ? m : g;
-}
-
-/* Adds KEY (borrowed) with its index and line to IX. */
-static void
-cfg_index_add(struct cfg_index *ix, const char *key, int idx, unsigned line)
-{
-	if (ix->n == ix->cap) {
-		ix->cap = ix->cap ? ix->cap * 2 : 64;
-		ix->v = xrealloc(ix->v, ix->cap * sizeof *ix->v);
-	}
-	ix->v[ix->n].key = key;
-	ix->v[ix->n].idx = idx;
-	ix->v[ix->n].line = line;
-	ix->n++;
-}
-
-/* Orders index entries by key, then by position, so the first of duplicates comes first. */
-static int
-cfg_key_cmp_cb(const void *a, const void *b)
-{
-	const struct cfg_key *ka = a, *kb = b;
-	int r = strcmp(ka->key, kb->key);
-
-	if (r != 0)
-		return r;
-	return (ka->idx > kb->idx) - (ka->idx < kb->idx);
-}
-
-/* Orders a bare key against an index entry, for bsearch. */
-static int
-cfg_key_find_cb(const void *key, const void *elem)
-{
-	const struct cfg_key *k = elem;
-
-	return strcmp(key, k->key);
-}
-
-/* Sorts IX and reports every key that appeared before as a duplicate WHAT in FILE. */
-static void
-cfg_index_sort(struct cfg_ctx *x, struct cfg_index *ix, const char *file, const char *what)
-{
-	size_t i, first = 0;
-
-	if (ix->n > 1)
-		qsort(ix->v, ix->n, sizeof *ix->v, cfg_key_cmp_cb);
-	for (i = 1; i < ix->n; i++) {
-		if (strcmp(ix->v[i].key, ix->v[first].key) != 0) {
-			first = i;
-			continue;
-		}
-		cfg_error(x, file, ix->v[i].line, "duplicate %s '%s' (first on line %u)", what,
-			  ix->v[i].key, ix->v[first].line);
-	}
-}
-
-/* Returns the index stored with KEY in the sorted IX, or -1. */
-static int
-cfg_index_find(const struct cfg_index *ix, const char *key)
-{
-	const struct cfg_key *k;
-
-	if (key == NULL || ix->n == 0)
-		return -1;
-	k = bsearch(key, ix->v, ix->n, sizeof *ix->v, cfg_key_find_cb);
-	return k != NULL ? k->idx : -1;
-}
-
-/* Frees IX's storage (not the keys, which are borrowed). */
-static void
-cfg_index_free(struct cfg_index *ix)
-{
-	free(ix->v);
-	memset(ix, 0, sizeof *ix);
-}
 
 /* Returns a new string: the directory part of PATH, "." when it has none. */
 static char *
@@ -255,266 +116,26 @@ cfg_resolve(const char *dir, const char *p)
 	return xasprintf("%s/%s", dir, p);
 }
 
-/* Parses PATH into CF (initialised by the caller); reports an unreadable file or a syntax
- * error and returns -1. */
-static int
-cfg_parse_file(struct cfg_ctx *x, config_t *cf, const char *path)
-{
-	FILE *f;
-
-	/* libconfig only says "file I/O error"; opening it first gives the reason. */
-	f = fopen(path, "r");
-	if (f == NULL) {
-		cfg_error(x, path, 0, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	/* A stream opened for reading loses nothing when closing fails. */
-	(void)fclose(f);
-	/* @include "x.conf" names a file beside this one (e.g. units from `muster import`). */
-	{
-		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-
-		if (slash != NULL)
-			*slash = '\0';
-		config_set_include_dir(cf, slash != NULL ? dir : ".");
-		free(dir);
-	}
-	if (config_read_file(cf, path) != CONFIG_TRUE) {
-		const char *ef = config_error_file(cf) ? config_error_file(cf) : path;
-
-		if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
-			cfg_error(x, ef, 0, "cannot read: %s", config_error_text(cf));
-		else
-			cfg_error(x, ef, (unsigned)config_error_line(cf), "%s",
-				  config_error_text(cf));
-		return -1;
-	}
-	return 0;
-}
-
-/* Reports every member of group G whose name is not in ALLOWED (NULL-terminated). */
-static void
-cfg_check_members(struct cfg_ctx *x, const config_setting_t *g, const char *const *allowed,
-		  const char *what)
-{
-	int i, n = config_setting_length(g);
-
-	for (i = 0; i < n; i++) {
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(m);
-		const char *const *a;
-
-		for (a = allowed; *a != NULL; a++) {
-			if (name != NULL && strcmp(*a, name) == 0)
-				break;
-		}
-		if (*a == NULL)
-			cfg_error_at(x, m, "unknown setting '%s'%s%s", name ? name : "?",
-				     what ? " in " : "", what ? what : "");
-	}
-}
-
-/* Reads string member NAME of G into *OUT (borrowed from the parsed file). Returns 1 when
- * found, 0 when absent and optional, -1 after reporting a problem. */
-static int
-cfg_member_string(struct cfg_ctx *x, const config_setting_t *g, const char *name, int required,
-		  const char *what, const char **out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	*out = NULL;
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		cfg_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_error_at(x, s, "%s: '%s' must be a string", what, name);
-		return -1;
-	}
-	if (config_setting_get_string(s)[0] == '\0') {
-		cfg_error_at(x, s, "%s: '%s' must not be empty", what, name);
-		return -1;
-	}
-	*out = config_setting_get_string(s);
-	return 1;
-}
-
-/* Reads number member NAME of G (integer or float) into *OUT; returns as cfg_member_string. */
-static int
-cfg_member_number(struct cfg_ctx *x, const config_setting_t *g, const char *name, int required,
-		  const char *what, double *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		cfg_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(s);
-		return 1;
-	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(s);
-		return 1;
-	default:
-		cfg_error_at(x, s, "%s: '%s' must be a number", what, name);
-		return -1;
-	}
-}
-
-/* Reads integer member NAME of G within [MIN, MAX] into *OUT; returns as cfg_member_string. */
-static int
-cfg_member_int(struct cfg_ctx *x, const config_setting_t *g, const char *name, int required,
-	       const char *what, long long min, long long max, int *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		cfg_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		cfg_error_at(x, s, "%s: '%s' must be an integer", what, name);
-		return -1;
-	}
-	v = config_setting_get_int64(s);
-	if (v < min || v > max) {
-		cfg_error_at(x, s, "%s: '%s' = %lld is out of range (%lld..%lld)", what, name, v,
-			     min, max);
-		return -1;
-	}
-	*out = (int)v;
-	return 1;
-}
-
-/* Reads boolean member NAME of G into *OUT; returns as cfg_member_string. */
-static int
-cfg_member_bool(struct cfg_ctx *x, const config_setting_t *g, const char *name, const char *what,
-		int *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		cfg_error_at(x, s, "%s: '%s' must be true or false", what, name);
-		return -1;
-	}
-	*out = config_setting_get_bool(s);
-	return 1;
-}
-
-/* Returns member NAME of G when it is an array or list of strings, NULL when absent; reports
- * anything else and sets *BAD. */
-static const config_setting_t *
-cfg_member_strings(struct cfg_ctx *x, const config_setting_t *g, const char *name, const char *what,
-		   int *bad)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	int i, n;
-
-	*bad = 0;
-	if (s == NULL)
-		return NULL;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		cfg_error_at(x, s, "%s: '%s' must be a list of strings [\"a\", \"b\"]", what, name);
-		*bad = 1;
-		return NULL;
-	}
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-
-		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    config_setting_get_string(e)[0] == '\0') {
-			cfg_error_at(x, e, "%s: '%s' must hold non-empty strings only", what, name);
-			*bad = 1;
-			return NULL;
-		}
-	}
-	return s;
-}
-
-/* Copies the strings of member NAME of G into a new vector *OUT of *N (NULL, 0 if absent). */
-static void
-cfg_copy_strings(struct cfg_ctx *x, const config_setting_t *g, const char *name, const char *what,
-		 char ***out, size_t *n)
-{
-	const config_setting_t *s;
-	int bad, i, len;
-
-	*out = NULL;
-	*n = 0;
-	s = cfg_member_strings(x, g, name, what, &bad);
-	if (s == NULL)
-		return;
-	len = config_setting_length(s);
-	if (len == 0)
-		return;
-	*out = xcalloc((size_t)len, sizeof **out);
-	for (i = 0; i < len; i++)
-		(*out)[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
-	*n = (size_t)len;
-}
-
-/* Returns top-level list NAME of ROOT (an empty array counts as an empty list), or NULL when
- * absent or not a list (reported). */
-static const config_setting_t *
-cfg_root_list(struct cfg_ctx *x, const config_setting_t *root, const char *name)
-{
-	const config_setting_t *s = config_setting_get_member(root, name);
-
-	if (s == NULL)
-		return NULL;
-	if (config_setting_is_list(s) ||
-	    (config_setting_is_array(s) && config_setting_length(s) == 0))
-		return s;
-	cfg_error_at(x, s, "'%s' must be a list ( { ... }, { ... } )", name);
-	return NULL;
-}
-
-/* Returns element I of list L when it is a group, else reports it and returns NULL. */
-static const config_setting_t *
-cfg_list_group(struct cfg_ctx *x, const config_setting_t *l, int i, const char *what)
-{
-	const config_setting_t *e = config_setting_get_elem(l, (unsigned)i);
-
-	if (e != NULL && config_setting_is_group(e))
-		return e;
-	cfg_error_at(x, e, "%s #%d must be a group { ... }", what, i + 1);
-	return NULL;
-}
-
 /* Checks that (LAT, LON) given in group G are on Earth and inside district D (when known). */
 static int
 cfg_check_coords(struct cfg_ctx *x, const config_setting_t *g, const char *what, double lat,
 		 double lon, const struct district *d)
 {
 	if (!(lat >= -90.0 && lat <= 90.0)) {
-		cfg_error_at(x, cfg_where(g, "lat"), "%s: latitude %g is out of range (-90..90)",
-			     what, lat);
+		conf_error_at(&x->conf, conf_where(g, "lat"),
+			      "%s: latitude %g is out of range (-90..90)", what, lat);
 		return -1;
 	}
 	if (!(lon >= -180.0 && lon <= 180.0)) {
-		cfg_error_at(x, cfg_where(g, "lon"), "%s: longitude %g is out of range (-180..180)",
-			     what, lon);
+		conf_error_at(&x->conf, conf_where(g, "lon"),
+			      "%s: longitude %g is out of range (-180..180)", what, lon);
 		return -1;
 	}
 	if (d != NULL && !geo_in_district(d, lat, lon)) {
-		cfg_error_at(x, cfg_where(g, "lat"),
-			     "%s: (%.6f, %.6f) is outside the district bounds (lat %g..%g, lon "
-			     "%g..%g)",
-			     what, lat, lon, d->south, d->north, d->west, d->east);
+		conf_error_at(&x->conf, conf_where(g, "lat"),
+			      "%s: (%.6f, %.6f) is outside the district bounds (lat %g..%g, lon "
+			      "%g..%g)",
+			      what, lat, lon, d->south, d->north, d->west, d->east);
 		return -1;
 	}
 	return 0;
@@ -530,11 +151,11 @@ cfg_check_z85(struct cfg_ctx *x, const config_setting_t *s, const char *what, co
 	size_t len = strlen(z85);
 
 	if (len != 40) {
-		cfg_error_at(x, s, "%s: must be 40 Z85 characters, not %zu", what, len);
+		conf_error_at(&x->conf, s, "%s: must be 40 Z85 characters, not %zu", what, len);
 		return -1;
 	}
 	if (zmq_z85_decode(buf, z85) == NULL) {
-		cfg_error_at(x, s, "%s: not a valid Z85 key", what);
+		conf_error_at(&x->conf, s, "%s: not a valid Z85 key", what);
 		return -1;
 	}
 	if (key != NULL)
@@ -565,37 +186,38 @@ cfg_load_main(struct cfg_ctx *x, const config_t *cf, struct config *c)
 			}
 		}
 		if (opt == NULL) {
-			cfg_error_at(x, s, "unknown setting '%s'", name);
+			conf_error_at(&x->conf, s, "unknown setting '%s'", name);
 			continue;
 		}
 		seen[o] = 1;
 		if (opt->type == CFG_T_INT) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT &&
 			    config_setting_type(s) != CONFIG_TYPE_INT64) {
-				cfg_error_at(x, s, "'%s' must be an integer", name);
+				conf_error_at(&x->conf, s, "'%s' must be an integer", name);
 				continue;
 			}
 			v = config_setting_get_int64(s);
 			if (v < opt->min || v > opt->max) {
-				cfg_error_at(x, s, "'%s' = %lld is out of range (%lld..%lld)", name,
-					     v, opt->min, opt->max);
+				conf_error_at(&x->conf, s,
+					      "'%s' = %lld is out of range (%lld..%lld)", name, v,
+					      opt->min, opt->max);
 				continue;
 			}
 			*(int *)(void *)((char *)c + opt->offset) = (int)v;
 			continue;
 		}
 		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-			cfg_error_at(x, s, "'%s' must be a string", name);
+			conf_error_at(&x->conf, s, "'%s' must be a string", name);
 			continue;
 		}
 		if (config_setting_get_string(s)[0] == '\0') {
-			cfg_error_at(x, s, "'%s' must not be empty", name);
+			conf_error_at(&x->conf, s, "'%s' must not be empty", name);
 			continue;
 		}
 		if (opt->type == CFG_T_ENDPOINT &&
 		    strstr(config_setting_get_string(s), "://") == NULL) {
-			cfg_error_at(x, s, "'%s' is not a ZeroMQ endpoint (transport://address)",
-				     name);
+			conf_error_at(&x->conf, s,
+				      "'%s' is not a ZeroMQ endpoint (transport://address)", name);
 			continue;
 		}
 		if (opt->type == CFG_T_PATH)
@@ -627,40 +249,41 @@ cfg_load_key(struct cfg_ctx *x, const char *path, char pub[41], char sec[41])
 	static const char *const keys[] = {"public", "secret", NULL};
 	const config_setting_t *root;
 	const char *p = NULL, *s = NULL;
-	int before = x->n_errors;
+	int before = x->conf.n_errors;
 	char derived[41];
 	config_t cf;
 
 	config_init(&cf);
-	x->file = path;
-	if (cfg_parse_file(x, &cf, path) < 0)
+	x->conf.file = path;
+	if (conf_parse_file(&x->conf, &cf, path) < 0)
 		goto out;
 	root = config_root_setting(&cf);
-	cfg_check_members(x, root, keys, NULL);
-	if (cfg_member_string(x, root, "public", 1, "key file", &p) == 1 &&
+	conf_check_members(&x->conf, root, keys, NULL);
+	if (conf_string(&x->conf, root, "public", 1, "key file", &p) == 1 &&
 	    cfg_check_z85(x, config_setting_get_member(root, "public"), "public key", p, NULL) == 0)
 		memcpy(pub, p, 41);
 	if (sec == NULL)
 		goto out;
-	if (cfg_member_string(x, root, "secret", 1, "key file", &s) != 1 ||
+	if (conf_string(&x->conf, root, "secret", 1, "key file", &s) != 1 ||
 	    cfg_check_z85(x, config_setting_get_member(root, "secret"), "secret key", s, NULL) < 0)
 		goto out;
-	if (x->n_errors != before)
+	if (x->conf.n_errors != before)
 		goto out;
 	if (zmq_curve_public(derived, s) != 0) {
-		cfg_error(x, path, 0, "cannot derive the public key: %s", zmq_strerror(errno));
+		conf_error(&x->conf, path, 0, "cannot derive the public key: %s",
+			   zmq_strerror(errno));
 		goto out;
 	}
 	if (strcmp(derived, p) != 0) {
-		cfg_error_at(x, config_setting_get_member(root, "secret"),
-			     "secret key does not match the public key");
+		conf_error_at(&x->conf, config_setting_get_member(root, "secret"),
+			      "secret key does not match the public key");
 		goto out;
 	}
 	memcpy(sec, s, 41);
 	sodium_memzero(derived, sizeof derived);
 out:
 	config_destroy(&cf);
-	return x->n_errors == before ? 0 : -1;
+	return x->conf.n_errors == before ? 0 : -1;
 }
 
 /* The place lists of the district file, in the order they go into district.places. */
@@ -723,31 +346,31 @@ cfg_load_district_header(struct cfg_ctx *x, const config_setting_t *root, struct
 	d->west = -180;
 	d->east = 180;
 	if (h == NULL || !config_setting_is_group(h)) {
-		cfg_error_at(x, h, "missing group 'district = { id; name; bounds; }'");
+		conf_error_at(&x->conf, h, "missing group 'district = { id; name; bounds; }'");
 		return;
 	}
-	cfg_check_members(x, h, keys, "district");
-	if (cfg_member_string(x, h, "id", 1, "district", &s) == 1)
+	conf_check_members(&x->conf, h, keys, "district");
+	if (conf_string(&x->conf, h, "id", 1, "district", &s) == 1)
 		d->id = xstrdup(s);
-	if (cfg_member_string(x, h, "name", 1, "district", &s) == 1)
+	if (conf_string(&x->conf, h, "name", 1, "district", &s) == 1)
 		d->name = xstrdup(s);
 	b = config_setting_get_member(h, "bounds");
 	if (b == NULL || !config_setting_is_group(b)) {
-		cfg_error_at(x, b ? b : h,
-			     "district: missing group 'bounds = { south; west; "
-			     "north; east; }'");
+		conf_error_at(&x->conf, b ? b : h,
+			      "district: missing group 'bounds = { south; west; "
+			      "north; east; }'");
 		return;
 	}
-	cfg_check_members(x, b, bkeys, "bounds");
-	ok &= cfg_member_number(x, b, "south", 1, "bounds", &d->south) == 1;
-	ok &= cfg_member_number(x, b, "west", 1, "bounds", &d->west) == 1;
-	ok &= cfg_member_number(x, b, "north", 1, "bounds", &d->north) == 1;
-	ok &= cfg_member_number(x, b, "east", 1, "bounds", &d->east) == 1;
+	conf_check_members(&x->conf, b, bkeys, "bounds");
+	ok &= conf_number(&x->conf, b, "south", 1, "bounds", &d->south) == 1;
+	ok &= conf_number(&x->conf, b, "west", 1, "bounds", &d->west) == 1;
+	ok &= conf_number(&x->conf, b, "north", 1, "bounds", &d->north) == 1;
+	ok &= conf_number(&x->conf, b, "east", 1, "bounds", &d->east) == 1;
 	if (ok && !(d->south >= -90 && d->north <= 90 && d->west >= -180 && d->east <= 180 &&
 		    d->south < d->north && d->west < d->east)) {
-		cfg_error_at(x, b,
-			     "bounds: need -90 <= south < north <= 90 and -180 <= west < "
-			     "east <= 180");
+		conf_error_at(&x->conf, b,
+			      "bounds: need -90 <= south < north <= 90 and -180 <= west < "
+			      "east <= 180");
 		ok = 0;
 	}
 	if (!ok) {
@@ -766,22 +389,23 @@ cfg_load_neighbours(struct cfg_ctx *x, struct district *d, struct place *p,
 	const config_setting_t *s;
 	int bad, i, n;
 
-	s = cfg_member_strings(x, g, "neighbours", what, &bad);
+	s = conf_strings(&x->conf, g, "neighbours", what, &bad);
 	if (s == NULL || config_setting_length(s) == 0)
 		return;
 	n = config_setting_length(s);
 	p->neighbours = xcalloc((size_t)n, sizeof *p->neighbours);
 	for (i = 0; i < n; i++) {
 		const char *ref = config_setting_get_string_elem(s, (unsigned)i);
-		int j = cfg_index_find(&x->places, ref);
+		int j = conf_index_find(&x->places, ref);
 
 		if (j < 0) {
-			cfg_error_at(x, s, "%s: unknown neighbour '%s'", what, ref);
+			conf_error_at(&x->conf, s, "%s: unknown neighbour '%s'", what, ref);
 		} else if (d->places[j].kind != PLACE_COMMUNITY) {
-			cfg_error_at(x, s, "%s: neighbour '%s' is a %s, not a community", what, ref,
-				     cfg_kind_name(d->places[j].kind));
+			conf_error_at(&x->conf, s, "%s: neighbour '%s' is a %s, not a community",
+				      what, ref, cfg_kind_name(d->places[j].kind));
 		} else if (&d->places[j] == p) {
-			cfg_error_at(x, s, "%s: a community is not its own neighbour", what);
+			conf_error_at(&x->conf, s, "%s: a community is not its own neighbour",
+				      what);
 		} else {
 			p->neighbours[p->n_neighbours++] = j;
 		}
@@ -798,27 +422,27 @@ cfg_load_district(struct cfg_ctx *x, const char *path)
 	const config_setting_t *root, *lists[CFG_N_PLACE_LISTS];
 	const config_setting_t **groups = NULL;
 	const char **parents = NULL;
-	struct cfg_index names = {0};
+	struct conf_index names = {0};
 	struct district *d = NULL;
 	size_t total = 0, l, i;
 	config_t cf;
 	char what[256];
 
 	config_init(&cf);
-	x->file = path;
-	if (cfg_parse_file(x, &cf, path) < 0)
+	x->conf.file = path;
+	if (conf_parse_file(&x->conf, &cf, path) < 0)
 		goto out;
 	root = config_root_setting(&cf);
-	cfg_check_members(x, root, keys, NULL);
+	conf_check_members(&x->conf, root, keys, NULL);
 	d = xcalloc(1, sizeof *d);
 	cfg_load_district_header(x, root, d);
 	for (l = 0; l < CFG_N_PLACE_LISTS; l++) {
-		lists[l] = cfg_root_list(x, root, cfg_place_lists[l].list);
+		lists[l] = conf_list(&x->conf, root, cfg_place_lists[l].list, 0, NULL);
 		if (lists[l] != NULL)
 			total += (size_t)config_setting_length(lists[l]);
 	}
 	if (lists[0] == NULL || config_setting_length(lists[0]) == 0)
-		cfg_error(x, path, 0, "no streets: the district needs 'streets = ( ... )'");
+		conf_error(&x->conf, path, 0, "no streets: the district needs 'streets = ( ... )'");
 	d->places = xcalloc(total, sizeof *d->places);
 	groups = xcalloc(total, sizeof *groups);
 	parents = xcalloc(total, sizeof *parents);
@@ -827,7 +451,8 @@ cfg_load_district(struct cfg_ctx *x, const char *path)
 		int n = lists[l] ? config_setting_length(lists[l]) : 0, k;
 
 		for (k = 0; k < n; k++) {
-			const config_setting_t *g = cfg_list_group(x, lists[l], k, pl->what);
+			const config_setting_t *g =
+			    conf_list_group(&x->conf, lists[l], k, pl->what);
 			struct place *p;
 			const char *id, *s;
 			double lat = NAN, lon = NAN;
@@ -836,41 +461,41 @@ cfg_load_district(struct cfg_ctx *x, const char *path)
 			if (g == NULL)
 				continue;
 			snprintf(what, sizeof what, "%s #%d", pl->what, k + 1);
-			if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-				cfg_check_members(x, g, pl->keys, what);
+			if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+				conf_check_members(&x->conf, g, pl->keys, what);
 				continue;
 			}
 			snprintf(what, sizeof what, "%s '%s'", pl->what, id);
-			cfg_check_members(x, g, pl->keys, what);
+			conf_check_members(&x->conf, g, pl->keys, what);
 			p = &d->places[d->n_places];
 			p->id = xstrdup(id);
 			p->kind = pl->kind;
 			p->parent = -1;
 			p->line = (int)config_setting_source_line(g);
 			p->name =
-			    xstrdup(cfg_member_string(x, g, "name", 1, what, &s) == 1 ? s : id);
-			ok = cfg_member_number(x, g, "lat", 1, what, &lat) == 1;
-			ok &= cfg_member_number(x, g, "lon", 1, what, &lon) == 1;
+			    xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : id);
+			ok = conf_number(&x->conf, g, "lat", 1, what, &lat) == 1;
+			ok &= conf_number(&x->conf, g, "lon", 1, what, &lon) == 1;
 			if (ok)
 				(void)cfg_check_coords(x, g, what, lat, lon, d);
 			p->lat = lat;
 			p->lon = lon;
 			if (pl->parent_key != NULL)
-				(void)cfg_member_string(x, g, pl->parent_key, 1, what,
-							&parents[d->n_places]);
+				(void)conf_string(&x->conf, g, pl->parent_key, 1, what,
+						  &parents[d->n_places]);
 			if (pl->kind == PLACE_KEY) {
-				if (cfg_member_string(x, g, "kind", 1, what, &s) == 1)
+				if (conf_string(&x->conf, g, "kind", 1, what, &s) == 1)
 					p->key_kind = xstrdup(s);
-				(void)cfg_member_bool(x, g, "post24h", what, &p->post24h);
+				(void)conf_bool(&x->conf, g, "post24h", what, &p->post24h);
 			}
 			groups[d->n_places] = g;
-			cfg_index_add(&x->places, p->id, (int)d->n_places, (unsigned)p->line);
-			cfg_index_add(&names, p->name, (int)d->n_places, (unsigned)p->line);
+			conf_index_add(&x->places, p->id, (int)d->n_places, (unsigned)p->line);
+			conf_index_add(&names, p->name, (int)d->n_places, (unsigned)p->line);
 			d->n_places++;
 		}
 	}
-	cfg_index_sort(x, &x->places, path, "place id");
-	cfg_index_sort(x, &names, path, "place name");
+	conf_index_sort(&x->conf, &x->places, path, "place id");
+	conf_index_sort(&x->conf, &names, path, "place name");
 	/* Second pass: parents and neighbours may name any place, wherever it is written. */
 	for (i = 0; i < d->n_places; i++) {
 		struct place *p = &d->places[i];
@@ -879,16 +504,16 @@ cfg_load_district(struct cfg_ctx *x, const char *path)
 
 		snprintf(what, sizeof what, "%s '%s'", pl->what, p->id);
 		if (parents[i] != NULL) {
-			j = cfg_index_find(&x->places, parents[i]);
+			j = conf_index_find(&x->places, parents[i]);
 			if (j < 0)
-				cfg_error_at(x, cfg_where(groups[i], pl->parent_key),
-					     "%s: unknown %s '%s'", what, pl->parent_key,
-					     parents[i]);
+				conf_error_at(&x->conf, conf_where(groups[i], pl->parent_key),
+					      "%s: unknown %s '%s'", what, pl->parent_key,
+					      parents[i]);
 			else if (d->places[j].kind != pl->parent_kind)
-				cfg_error_at(x, cfg_where(groups[i], pl->parent_key),
-					     "%s: '%s' is a %s, not a %s", what, parents[i],
-					     cfg_kind_name(d->places[j].kind),
-					     cfg_kind_name(pl->parent_kind));
+				conf_error_at(&x->conf, conf_where(groups[i], pl->parent_key),
+					      "%s: '%s' is a %s, not a %s", what, parents[i],
+					      cfg_kind_name(d->places[j].kind),
+					      cfg_kind_name(pl->parent_kind));
 			else
 				p->parent = j;
 		}
@@ -897,7 +522,7 @@ cfg_load_district(struct cfg_ctx *x, const char *path)
 	}
 	x->have_district = 1;
 out:
-	cfg_index_free(&names);
+	conf_index_free(&names);
 	free(groups);
 	free(parents);
 	config_destroy(&cf);
@@ -912,11 +537,12 @@ cfg_ref_department(struct cfg_ctx *x, const config_setting_t *g, const char *wha
 	const char *s;
 	int j;
 
-	if (cfg_member_string(x, g, "department", 1, what, &s) != 1)
+	if (conf_string(&x->conf, g, "department", 1, what, &s) != 1)
 		return -1;
-	j = cfg_index_find(&x->departments, s);
+	j = conf_index_find(&x->departments, s);
 	if (j < 0)
-		cfg_error_at(x, cfg_where(g, "department"), "%s: unknown department '%s'", what, s);
+		conf_error_at(&x->conf, conf_where(g, "department"), "%s: unknown department '%s'",
+			      what, s);
 	return j;
 }
 
@@ -929,20 +555,20 @@ cfg_ref_place(struct cfg_ctx *x, const config_setting_t *g, const char *name, in
 	const char *s;
 	int j;
 
-	if (cfg_member_string(x, g, name, required, what, &s) != 1)
+	if (conf_string(&x->conf, g, name, required, what, &s) != 1)
 		return -1;
 	if (d == NULL || !x->have_district)
 		return -1;
-	j = cfg_index_find(&x->places, s);
+	j = conf_index_find(&x->places, s);
 	if (j < 0) {
-		cfg_error_at(x, cfg_where(g, name), "%s: unknown %s '%s'", what,
-			     kind ? cfg_kind_name((enum place_kind)kind) : "place", s);
+		conf_error_at(&x->conf, conf_where(g, name), "%s: unknown %s '%s'", what,
+			      kind ? cfg_kind_name((enum place_kind)kind) : "place", s);
 		return -1;
 	}
 	if (kind && d->places[j].kind != (enum place_kind)kind) {
-		cfg_error_at(x, cfg_where(g, name), "%s: '%s' is a %s, not a %s", what, s,
-			     cfg_kind_name(d->places[j].kind),
-			     cfg_kind_name((enum place_kind)kind));
+		conf_error_at(&x->conf, conf_where(g, name), "%s: '%s' is a %s, not a %s", what, s,
+			      cfg_kind_name(d->places[j].kind),
+			      cfg_kind_name((enum place_kind)kind));
 		return -1;
 	}
 	return j;
@@ -958,30 +584,32 @@ cfg_load_departments(struct cfg_ctx *x, const config_setting_t *list, struct ros
 
 	r->departments = xcalloc((size_t)n, sizeof *r->departments);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = cfg_list_group(x, list, i, "department");
+		const config_setting_t *g = conf_list_group(&x->conf, list, i, "department");
 		struct department *dep;
 		const char *id, *s;
 
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "department #%d", i + 1);
-		if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-			cfg_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "department '%s'", id);
-		cfg_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		dep = &r->departments[r->n_departments];
 		dep->id = xstrdup(id);
 		dep->line = (int)config_setting_source_line(g);
-		dep->name = xstrdup(cfg_member_string(x, g, "name", 1, what, &s) == 1 ? s : id);
-		if (cfg_member_string(x, g, "supervisor", 0, what, &s) == 1)
+		dep->name = xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : id);
+		if (conf_string(&x->conf, g, "supervisor", 0, what, &s) == 1)
 			dep->supervisor = xstrdup(s);
-		cfg_index_add(&x->departments, dep->id, (int)r->n_departments, (unsigned)dep->line);
+		conf_index_add(&x->departments, dep->id, (int)r->n_departments,
+			       (unsigned)dep->line);
 		r->n_departments++;
 	}
 	if (r->n_departments == 0)
-		cfg_error_at(x, list, "no departments: the roster needs 'departments = ( ... )'");
+		conf_error_at(&x->conf, list,
+			      "no departments: the roster needs 'departments = ( ... )'");
 }
 
 /* Reads the units list of the roster; stations are places of district D. */
@@ -997,7 +625,7 @@ cfg_load_units(struct cfg_ctx *x, const config_setting_t *list, struct roster *r
 
 	r->units = xcalloc((size_t)n, sizeof *r->units);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = cfg_list_group(x, list, i, "unit");
+		const config_setting_t *g = conf_list_group(&x->conf, list, i, "unit");
 		struct unit *u;
 		const char *id, *s;
 		int has_lat, has_lon;
@@ -1005,40 +633,41 @@ cfg_load_units(struct cfg_ctx *x, const config_setting_t *list, struct roster *r
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "unit #%d", i + 1);
-		if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-			cfg_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "unit '%s'", id);
-		cfg_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		u = &r->units[r->n_units];
 		u->id = xstrdup(id);
 		u->line = (int)config_setting_source_line(g);
-		u->name = xstrdup(cfg_member_string(x, g, "name", 1, what, &s) == 1 ? s : id);
+		u->name = xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : id);
 		u->department = cfg_ref_department(x, g, what);
-		if (cfg_member_string(x, g, "kind", 1, what, &s) == 1)
+		if (conf_string(&x->conf, g, "kind", 1, what, &s) == 1)
 			u->kind = xstrdup(s);
 		u->station = cfg_ref_place(x, g, "station", 1, d, 0, what);
-		if (cfg_member_string(x, g, "agent", 1, what, &s) == 1)
+		if (conf_string(&x->conf, g, "agent", 1, what, &s) == 1)
 			u->agent = xstrdup(s);
 		u->people = 1;
-		(void)cfg_member_int(x, g, "people", 0, what, 0, 100000, &u->people);
-		cfg_copy_strings(x, g, "skills", what, &u->skills, &u->n_skills);
+		(void)conf_int(&x->conf, g, "people", 0, what, 0, 100000, &u->people);
+		(void)conf_copy_strings(&x->conf, g, "skills", what, &u->skills, &u->n_skills);
 		if (u->station >= 0) {
 			u->home_lat = d->places[u->station].lat;
 			u->home_lon = d->places[u->station].lon;
 		}
-		has_lat = cfg_member_number(x, g, "lat", 0, what, &u->home_lat);
-		has_lon = cfg_member_number(x, g, "lon", 0, what, &u->home_lon);
+		has_lat = conf_number(&x->conf, g, "lat", 0, what, &u->home_lat);
+		has_lon = conf_number(&x->conf, g, "lon", 0, what, &u->home_lon);
 		if (has_lat != has_lon && has_lat >= 0 && has_lon >= 0)
-			cfg_error_at(x, g, "%s: give both 'lat' and 'lon', or neither", what);
+			conf_error_at(&x->conf, g, "%s: give both 'lat' and 'lon', or neither",
+				      what);
 		else if (has_lat == 1 && has_lon == 1)
 			(void)cfg_check_coords(x, g, what, u->home_lat, u->home_lon,
 					       x->have_district ? d : NULL);
 		u->lat = u->home_lat;
 		u->lon = u->home_lon;
 		u->status = UNIT_STATUS_UNKNOWN;
-		cfg_index_add(&x->units, u->id, (int)r->n_units, (unsigned)u->line);
+		conf_index_add(&x->units, u->id, (int)r->n_units, (unsigned)u->line);
 		r->n_units++;
 	}
 }
@@ -1054,36 +683,36 @@ cfg_load_people(struct cfg_ctx *x, const config_setting_t *list, struct roster *
 
 	r->people = xcalloc((size_t)n, sizeof *r->people);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = cfg_list_group(x, list, i, "person");
+		const config_setting_t *g = conf_list_group(&x->conf, list, i, "person");
 		struct person *p;
 		const char *id, *s;
 
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "person #%d", i + 1);
-		if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-			cfg_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "person '%s'", id);
-		cfg_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		p = &r->people[r->n_people];
 		p->id = xstrdup(id);
 		p->line = (int)config_setting_source_line(g);
-		p->name = xstrdup(cfg_member_string(x, g, "name", 1, what, &s) == 1 ? s : id);
+		p->name = xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : id);
 		p->department = cfg_ref_department(x, g, what);
-		if (cfg_member_string(x, g, "role", 1, what, &s) == 1)
+		if (conf_string(&x->conf, g, "role", 1, what, &s) == 1)
 			p->role = xstrdup(s);
-		if (cfg_member_string(x, g, "rank", 0, what, &s) == 1)
+		if (conf_string(&x->conf, g, "rank", 0, what, &s) == 1)
 			p->rank = xstrdup(s);
 		p->unit = -1;
-		if (cfg_member_string(x, g, "unit", 0, what, &s) == 1) {
-			p->unit = cfg_index_find(&x->units, s);
+		if (conf_string(&x->conf, g, "unit", 0, what, &s) == 1) {
+			p->unit = conf_index_find(&x->units, s);
 			if (p->unit < 0)
-				cfg_error_at(x, cfg_where(g, "unit"), "%s: unknown unit '%s'", what,
-					     s);
+				conf_error_at(&x->conf, conf_where(g, "unit"),
+					      "%s: unknown unit '%s'", what, s);
 		}
-		cfg_copy_strings(x, g, "skills", what, &p->skills, &p->n_skills);
+		(void)conf_copy_strings(&x->conf, g, "skills", what, &p->skills, &p->n_skills);
 		r->n_people++;
 	}
 }
@@ -1100,28 +729,28 @@ cfg_load_experts(struct cfg_ctx *x, const config_setting_t *list, struct roster 
 
 	r->experts = xcalloc((size_t)n, sizeof *r->experts);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = cfg_list_group(x, list, i, "expert");
+		const config_setting_t *g = conf_list_group(&x->conf, list, i, "expert");
 		struct expert *e;
 		const char *id, *s;
 
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "expert #%d", i + 1);
-		if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-			cfg_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "expert '%s'", id);
-		cfg_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		e = &r->experts[r->n_experts];
 		e->id = xstrdup(id);
 		e->line = (int)config_setting_source_line(g);
-		e->name = xstrdup(cfg_member_string(x, g, "name", 1, what, &s) == 1 ? s : id);
+		e->name = xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : id);
 		e->department = cfg_ref_department(x, g, what);
-		if (cfg_member_string(x, g, "field", 1, what, &s) == 1)
+		if (conf_string(&x->conf, g, "field", 1, what, &s) == 1)
 			e->field = xstrdup(s);
 		e->street = cfg_ref_place(x, g, "street", 0, d, PLACE_STREET, what);
-		if (cfg_member_string(x, g, "agent", 0, what, &s) == 1)
+		if (conf_string(&x->conf, g, "agent", 0, what, &s) == 1)
 			e->agent = xstrdup(s);
 		r->n_experts++;
 	}
@@ -1134,34 +763,34 @@ cfg_load_roster(struct cfg_ctx *x, const char *path, const struct district *d)
 {
 	static const char *const keys[] = {"departments", "units", "people", "experts", NULL};
 	const config_setting_t *root;
-	struct cfg_index people = {0}, experts = {0};
+	struct conf_index people = {0}, experts = {0};
 	struct roster *r = NULL;
 	size_t i;
 	config_t cf;
 
 	config_init(&cf);
-	x->file = path;
-	if (cfg_parse_file(x, &cf, path) < 0)
+	x->conf.file = path;
+	if (conf_parse_file(&x->conf, &cf, path) < 0)
 		goto out;
 	root = config_root_setting(&cf);
-	cfg_check_members(x, root, keys, NULL);
+	conf_check_members(&x->conf, root, keys, NULL);
 	r = xcalloc(1, sizeof *r);
-	cfg_load_departments(x, cfg_root_list(x, root, "departments"), r);
-	cfg_index_sort(x, &x->departments, path, "department id");
-	cfg_load_units(x, cfg_root_list(x, root, "units"), r, d);
-	cfg_index_sort(x, &x->units, path, "unit id");
-	cfg_load_people(x, cfg_root_list(x, root, "people"), r);
-	cfg_load_experts(x, cfg_root_list(x, root, "experts"), r, d);
+	cfg_load_departments(x, conf_list(&x->conf, root, "departments", 0, NULL), r);
+	conf_index_sort(&x->conf, &x->departments, path, "department id");
+	cfg_load_units(x, conf_list(&x->conf, root, "units", 0, NULL), r, d);
+	conf_index_sort(&x->conf, &x->units, path, "unit id");
+	cfg_load_people(x, conf_list(&x->conf, root, "people", 0, NULL), r);
+	cfg_load_experts(x, conf_list(&x->conf, root, "experts", 0, NULL), r, d);
 	for (i = 0; i < r->n_people; i++)
-		cfg_index_add(&people, r->people[i].id, (int)i, (unsigned)r->people[i].line);
-	cfg_index_sort(x, &people, path, "person id");
+		conf_index_add(&people, r->people[i].id, (int)i, (unsigned)r->people[i].line);
+	conf_index_sort(&x->conf, &people, path, "person id");
 	for (i = 0; i < r->n_experts; i++)
-		cfg_index_add(&experts, r->experts[i].id, (int)i, (unsigned)r->experts[i].line);
-	cfg_index_sort(x, &experts, path, "expert id");
+		conf_index_add(&experts, r->experts[i].id, (int)i, (unsigned)r->experts[i].line);
+	conf_index_sort(&x->conf, &experts, path, "expert id");
 	x->have_roster = 1;
 out:
-	cfg_index_free(&people);
-	cfg_index_free(&experts);
+	conf_index_free(&people);
+	conf_index_free(&experts);
 	config_destroy(&cf);
 	return r;
 }
@@ -1184,24 +813,24 @@ cfg_load_clients(struct cfg_ctx *x, const char *path, struct config *c)
 	static const char *const fkeys[] = {"clients", NULL};
 	static const char *const keys[] = {"id", "role", "department", "key", NULL};
 	const config_setting_t *root, *list;
-	struct cfg_index keyix = {0};
+	struct conf_index keyix = {0};
 	char what[256];
 	config_t cf;
 	int i, n;
 
 	config_init(&cf);
-	x->file = path;
-	if (cfg_parse_file(x, &cf, path) < 0)
+	x->conf.file = path;
+	if (conf_parse_file(&x->conf, &cf, path) < 0)
 		goto out;
 	root = config_root_setting(&cf);
-	cfg_check_members(x, root, fkeys, NULL);
-	list = cfg_root_list(x, root, "clients");
+	conf_check_members(&x->conf, root, fkeys, NULL);
+	list = conf_list(&x->conf, root, "clients", 0, NULL);
 	if (list == NULL && config_setting_get_member(root, "clients") == NULL)
-		cfg_error(x, path, 0, "no clients: the file needs 'clients = ( ... )'");
+		conf_error(&x->conf, path, 0, "no clients: the file needs 'clients = ( ... )'");
 	n = list ? config_setting_length(list) : 0;
 	c->clients = xcalloc((size_t)n, sizeof *c->clients);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = cfg_list_group(x, list, i, "client");
+		const config_setting_t *g = conf_list_group(&x->conf, list, i, "client");
 		struct client *cl;
 		const char *id, *s;
 		size_t r;
@@ -1209,50 +838,50 @@ cfg_load_clients(struct cfg_ctx *x, const char *path, struct config *c)
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "client #%d", i + 1);
-		if (cfg_member_string(x, g, "id", 1, what, &id) != 1) {
-			cfg_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "id", 1, what, &id) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "client '%s'", id);
-		cfg_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		cl = &c->clients[c->n_clients];
 		cl->id = xstrdup(id);
 		cl->line = (int)config_setting_source_line(g);
 		cl->department = -1;
-		if (cfg_member_string(x, g, "role", 1, what, &s) == 1) {
+		if (conf_string(&x->conf, g, "role", 1, what, &s) == 1) {
 			for (r = 0; r < sizeof cfg_roles / sizeof cfg_roles[0]; r++) {
 				if (strcmp(cfg_roles[r].name, s) == 0)
 					cl->role = cfg_roles[r].role;
 			}
 			if (cl->role == 0)
-				cfg_error_at(x, cfg_where(g, "role"),
-					     "%s: unknown role '%s' (agent, operator, coordinator "
-					     "or observer)",
-					     what, s);
+				conf_error_at(&x->conf, conf_where(g, "role"),
+					      "%s: unknown role '%s' (agent, operator, coordinator "
+					      "or observer)",
+					      what, s);
 		}
 		if (cl->role == ROLE_AGENT) {
 			if (x->have_roster)
 				cl->department = cfg_ref_department(x, g, what);
 			else
-				(void)cfg_member_string(x, g, "department", 1, what, &s);
+				(void)conf_string(&x->conf, g, "department", 1, what, &s);
 		} else if (cl->role != 0 && config_setting_get_member(g, "department") != NULL) {
-			cfg_error_at(x, cfg_where(g, "department"),
-				     "%s: only agents belong to a department", what);
+			conf_error_at(&x->conf, conf_where(g, "department"),
+				      "%s: only agents belong to a department", what);
 		}
-		if (cfg_member_string(x, g, "key", 1, what, &s) == 1 &&
-		    cfg_check_z85(x, cfg_where(g, "key"), what, s, cl->key) == 0) {
+		if (conf_string(&x->conf, g, "key", 1, what, &s) == 1 &&
+		    cfg_check_z85(x, conf_where(g, "key"), what, s, cl->key) == 0) {
 			memcpy(cl->key_z85, s, 41);
-			cfg_index_add(&keyix, cl->key_z85, (int)c->n_clients,
-				      config_setting_source_line(cfg_where(g, "key")));
+			conf_index_add(&keyix, cl->key_z85, (int)c->n_clients,
+				       config_setting_source_line(conf_where(g, "key")));
 		}
-		cfg_index_add(&x->clients, cl->id, (int)c->n_clients, (unsigned)cl->line);
+		conf_index_add(&x->clients, cl->id, (int)c->n_clients, (unsigned)cl->line);
 		c->n_clients++;
 	}
-	cfg_index_sort(x, &x->clients, path, "client id");
-	cfg_index_sort(x, &keyix, path, "client key");
+	conf_index_sort(&x->conf, &x->clients, path, "client id");
+	conf_index_sort(&x->conf, &keyix, path, "client key");
 	x->have_clients = 1;
 out:
-	cfg_index_free(&keyix);
+	conf_index_free(&keyix);
 	config_destroy(&cf);
 }
 
@@ -1262,11 +891,12 @@ static const struct client *
 cfg_check_enrolled(struct cfg_ctx *x, const struct config *c, const char *identity,
 		   const char *owner, const char *role, int line)
 {
-	int j = cfg_index_find(&x->clients, identity);
+	int j = conf_index_find(&x->clients, identity);
 
 	if (j < 0) {
-		cfg_error(x, c->roster_file, (unsigned)line, "%s: %s '%s' is not enrolled in %s",
-			  owner, role, identity, c->clients_file);
+		conf_error(&x->conf, c->roster_file, (unsigned)line,
+			   "%s: %s '%s' is not enrolled in %s", owner, role, identity,
+			   c->clients_file);
 		return NULL;
 	}
 	return &c->clients[j];
@@ -1294,15 +924,15 @@ cfg_check_identities(struct cfg_ctx *x, const struct config *c)
 		if (cl == NULL)
 			continue;
 		if (cl->role != ROLE_AGENT)
-			cfg_error(x, c->roster_file, (unsigned)u->line,
-				  "unit '%s': agent '%s' has role %s, not agent", u->id, u->agent,
-				  cfg_role_name(cl->role));
+			conf_error(&x->conf, c->roster_file, (unsigned)u->line,
+				   "unit '%s': agent '%s' has role %s, not agent", u->id, u->agent,
+				   cfg_role_name(cl->role));
 		else if (u->department >= 0 && cl->department >= 0 &&
 			 cl->department != u->department)
-			cfg_error(x, c->roster_file, (unsigned)u->line,
-				  "unit '%s': agent '%s' is of department '%s', not '%s'", u->id,
-				  u->agent, r->departments[cl->department].id,
-				  r->departments[u->department].id);
+			conf_error(&x->conf, c->roster_file, (unsigned)u->line,
+				   "unit '%s': agent '%s' is of department '%s', not '%s'", u->id,
+				   u->agent, r->departments[cl->department].id,
+				   r->departments[u->department].id);
 	}
 	for (i = 0; i < r->n_departments; i++) {
 		if (r->departments[i].supervisor == NULL)
@@ -1335,11 +965,11 @@ cfg_load_plans(struct cfg_ctx *x, struct config *c)
 		c->plans = plan_new();
 		return;
 	}
-	x->file = c->plans_file;
+	x->conf.file = c->plans_file;
 	c->plans = plan_load(c->plans_file, x->have_roster ? c->roster : NULL, &x->errors);
 	if (c->plans == NULL) {
 		/* plan_load has written its own lines; count them as failing the load. */
-		x->n_errors++;
+		x->conf.n_errors++;
 		c->plans = plan_new();
 	}
 }
@@ -1360,14 +990,22 @@ cfg_errors_take(struct cfg_ctx *x)
 	return s;
 }
 
+/* Zeroes X and points its error collection at its own strbuf. */
+static void
+cfg_ctx_init(struct cfg_ctx *x)
+{
+	memset(x, 0, sizeof *x);
+	x->conf.errors = &x->errors;
+}
+
 /* Frees the indexes and messages of X. */
 static void
 cfg_ctx_finish(struct cfg_ctx *x)
 {
-	cfg_index_free(&x->places);
-	cfg_index_free(&x->departments);
-	cfg_index_free(&x->units);
-	cfg_index_free(&x->clients);
+	conf_index_free(&x->places);
+	conf_index_free(&x->departments);
+	conf_index_free(&x->units);
+	conf_index_free(&x->clients);
 	strbuf_finish(&x->errors);
 }
 
@@ -1380,15 +1018,15 @@ cfg_load(const char *path, char **errors)
 	config_t cf;
 	int parsed;
 
-	memset(&x, 0, sizeof x);
+	cfg_ctx_init(&x);
 	if (errors != NULL)
 		*errors = NULL;
 	c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(path);
 	c->dir = cfg_dirname(path);
-	x.file = path;
+	x.conf.file = path;
 	config_init(&cf);
-	parsed = cfg_parse_file(&x, &cf, path) == 0;
+	parsed = conf_parse_file(&x.conf, &cf, path) == 0;
 	if (parsed)
 		cfg_load_main(&x, &cf, c);
 	config_destroy(&cf);
@@ -1401,7 +1039,7 @@ cfg_load(const char *path, char **errors)
 	cfg_load_clients(&x, c->clients_file, c);
 	cfg_check_identities(&x, c);
 	cfg_load_plans(&x, c);
-	if (x.n_errors > 0)
+	if (x.conf.n_errors > 0)
 		goto fail;
 	cfg_ctx_finish(&x);
 	return c;
@@ -1535,7 +1173,7 @@ cfg_read_key_file(const char *path, char public_key[41], char secret_key[41], ch
 	struct cfg_ctx x;
 	int rc;
 
-	memset(&x, 0, sizeof x);
+	cfg_ctx_init(&x);
 	rc = cfg_load_key(&x, path, public_key, secret_key);
 	if (rc < 0 && err != NULL && errlen > 0) {
 		char *msg = cfg_errors_take(&x);

@@ -1,16 +1,15 @@
 /* plan: reads plans.conf (responder classes, tier rules, duplicate-report linking and the
  * response plans per incident type and tier), checks every reference against the roster, and
  * answers which tier an incident is and which plan applies. Problems are reported as
- * "file:line: what is wrong", all of them in one pass, like cfg does for the other files. */
+ * "file:line: what is wrong", all of them in one pass, through conf like the other files. */
 #include "plan.h"
+#include "conf.h"
 #include "roster.h"
 #include "util.h"
 
 #include <libconfig.h>
 
-#include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,247 +32,10 @@
 
 /* Everything one plan_load needs while it runs. */
 struct plan_ctx {
-	struct strbuf *errors; /* the caller's: one "file:line: what" line per problem */
-	int n_errors;
-	const char *file;	/* the file being read, for settings without a source file */
+	struct conf conf;	/* errors go to the caller's strbuf */
 	const struct roster *r; /* NULL: references to the roster are not checked */
 	struct plans *p;	/* being built */
 };
-
-/* Records one problem at setting S (its file and line; the file alone when S is NULL). */
-__attribute__((format(printf, 3, 4))) static void
-plan_error_at(struct plan_ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *file = x->file;
-	unsigned line = 0;
-	char msg[1024];
-	va_list ap;
-
-	if (s != NULL) {
-		if (config_setting_source_file(s) != NULL)
-			file = config_setting_source_file(s);
-		line = config_setting_source_line(s);
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		strbuf_addf(x->errors, "%s:%u: %s\n", file, line, msg);
-	else
-		strbuf_addf(x->errors, "%s: %s\n", file, msg);
-	x->n_errors++;
-}
-
-/* Returns member NAME of group G when present, else G itself: where to point a message. */
-static const config_setting_t *
-plan_where(const config_setting_t *g, const char *name)
-{
-	const config_setting_t *m = config_setting_get_member(g, name);
-
-	return m != NULL ? m : g;
-}
-
-/* Reports every member of group G whose name is not in ALLOWED (NULL-terminated). */
-static void
-plan_check_members(struct plan_ctx *x, const config_setting_t *g, const char *const *allowed,
-		   const char *what)
-{
-	int i, n = config_setting_length(g);
-
-	for (i = 0; i < n; i++) {
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(m);
-		const char *const *a;
-
-		for (a = allowed; *a != NULL; a++) {
-			if (name != NULL && strcmp(*a, name) == 0)
-				break;
-		}
-		if (*a == NULL)
-			plan_error_at(x, m, "unknown setting '%s'%s%s", name ? name : "?",
-				      what ? " in " : "", what ? what : "");
-	}
-}
-
-/* Reads string member NAME of G into *OUT (borrowed from the parsed file). Returns 1 when
- * found, 0 when absent and optional, -1 after reporting a problem. */
-static int
-plan_get_string(struct plan_ctx *x, const config_setting_t *g, const char *name, int required,
-		const char *what, const char **out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	*out = NULL;
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		plan_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		plan_error_at(x, s, "%s: '%s' must be a string", what, name);
-		return -1;
-	}
-	if (config_setting_get_string(s)[0] == '\0') {
-		plan_error_at(x, s, "%s: '%s' must not be empty", what, name);
-		return -1;
-	}
-	*out = config_setting_get_string(s);
-	return 1;
-}
-
-/* Reads integer member NAME of G within [MIN, MAX] into *OUT; returns as plan_get_string. */
-static int
-plan_get_int(struct plan_ctx *x, const config_setting_t *g, const char *name, int required,
-	     const char *what, long long min, long long max, int *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		plan_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		plan_error_at(x, s, "%s: '%s' must be an integer", what, name);
-		return -1;
-	}
-	v = config_setting_get_int64(s);
-	if (v < min || v > max) {
-		plan_error_at(x, s, "%s: '%s' = %lld is out of range (%lld..%lld)", what, name, v,
-			      min, max);
-		return -1;
-	}
-	*out = (int)v;
-	return 1;
-}
-
-/* Reads number member NAME of G (integer or float) within [MIN, MAX] into *OUT; returns as
- * plan_get_string. */
-static int
-plan_get_number(struct plan_ctx *x, const config_setting_t *g, const char *name, int required,
-		const char *what, double min, double max, double *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	double v;
-
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		plan_error_at(x, g, "%s: missing '%s'", what, name);
-		return -1;
-	}
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		v = (double)config_setting_get_int64(s);
-		break;
-	case CONFIG_TYPE_FLOAT:
-		v = config_setting_get_float(s);
-		break;
-	default:
-		plan_error_at(x, s, "%s: '%s' must be a number", what, name);
-		return -1;
-	}
-	/* Written so that NaN fails too. */
-	if (!(v >= min && v <= max)) {
-		plan_error_at(x, s, "%s: '%s' = %g is out of range (%g..%g)", what, name, v, min,
-			      max);
-		return -1;
-	}
-	*out = v;
-	return 1;
-}
-
-/* Reads boolean member NAME of G into *OUT; returns as plan_get_string. */
-static int
-plan_get_bool(struct plan_ctx *x, const config_setting_t *g, const char *name, const char *what,
-	      int *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		plan_error_at(x, s, "%s: '%s' must be true or false", what, name);
-		return -1;
-	}
-	*out = config_setting_get_bool(s);
-	return 1;
-}
-
-/* Copies the strings of member NAME of G into a new vector *OUT of *N (NULL, 0 when absent or
- * bad, which is reported). Returns 0, or -1 after reporting a problem. */
-static int
-plan_copy_strings(struct plan_ctx *x, const config_setting_t *g, const char *name, const char *what,
-		  char ***out, size_t *n)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	int i, len;
-
-	*out = NULL;
-	*n = 0;
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		plan_error_at(x, s, "%s: '%s' must be a list of strings [\"a\", \"b\"]", what,
-			      name);
-		return -1;
-	}
-	len = config_setting_length(s);
-	for (i = 0; i < len; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-
-		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    config_setting_get_string(e)[0] == '\0') {
-			plan_error_at(x, e, "%s: '%s' must hold non-empty strings only", what,
-				      name);
-			return -1;
-		}
-	}
-	if (len == 0)
-		return 0;
-	*out = xcalloc((size_t)len, sizeof **out);
-	for (i = 0; i < len; i++)
-		(*out)[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
-	*n = (size_t)len;
-	return 0;
-}
-
-/* Returns list member NAME of G (an empty array counts as an empty list), or NULL when absent
- * (reported when REQUIRED) or not a list (reported). */
-static const config_setting_t *
-plan_get_list(struct plan_ctx *x, const config_setting_t *g, const char *name, int required,
-	      const char *what)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL) {
-		if (required)
-			plan_error_at(x, g, "%s: missing '%s'", what, name);
-		return NULL;
-	}
-	if (config_setting_is_list(s) ||
-	    (config_setting_is_array(s) && config_setting_length(s) == 0))
-		return s;
-	plan_error_at(x, s, "%s: '%s' must be a list ( { ... }, { ... } )", what, name);
-	return NULL;
-}
-
-/* Returns element I of list L when it is a group, else reports it and returns NULL. */
-static const config_setting_t *
-plan_list_group(struct plan_ctx *x, const config_setting_t *l, int i, const char *what)
-{
-	const config_setting_t *e = config_setting_get_elem(l, (unsigned)i);
-
-	if (e != NULL && config_setting_is_group(e))
-		return e;
-	plan_error_at(x, e != NULL ? e : l, "%s #%d must be a group { ... }", what, i + 1);
-	return NULL;
-}
 
 /* Looks up department member of G; returns its index, or -1 when absent, unknown (reported)
  * or when there is no roster to look in. */
@@ -284,11 +46,12 @@ plan_get_department(struct plan_ctx *x, const config_setting_t *g, const char *n
 	const char *id;
 	int d;
 
-	if (plan_get_string(x, g, name, required, what, &id) != 1 || x->r == NULL)
+	if (conf_string(&x->conf, g, name, required, what, &id) != 1 || x->r == NULL)
 		return -1;
 	d = roster_department(x->r, id);
 	if (d < 0)
-		plan_error_at(x, plan_where(g, name), "%s: unknown department '%s'", what, id);
+		conf_error_at(&x->conf, conf_where(g, name), "%s: unknown department '%s'", what,
+			      id);
 	return d;
 }
 
@@ -338,12 +101,12 @@ plan_check_unit(struct plan_ctx *x, const config_setting_t *g, const struct plan
 		skilled += plan_unit_has_skills(u, s->skills, s->n_skills);
 	}
 	if (of_kind == 0)
-		plan_error_at(x, plan_where(g, "unit"),
+		conf_error_at(&x->conf, conf_where(g, "unit"),
 			      "%s: no unit of kind '%s'%s in the roster (the line can never be "
 			      "filled)",
 			      what, s->kind, plan_of_department(x, s->department, dep, sizeof dep));
 	else if (skilled == 0)
-		plan_error_at(x, plan_where(g, "skills"),
+		conf_error_at(&x->conf, conf_where(g, "skills"),
 			      "%s: no unit of kind '%s'%s in the roster has every skill asked for",
 			      what, s->kind, plan_of_department(x, s->department, dep, sizeof dep));
 }
@@ -363,8 +126,9 @@ plan_check_person(struct plan_ctx *x, const config_setting_t *g, const struct pl
 		    (s->department < 0 || p->department == s->department))
 			return;
 	}
-	plan_error_at(x, plan_where(g, "person"), "%s: no person with role '%s'%s in the roster",
-		      what, s->role, plan_of_department(x, s->department, dep, sizeof dep));
+	conf_error_at(&x->conf, conf_where(g, "person"),
+		      "%s: no person with role '%s'%s in the roster", what, s->role,
+		      plan_of_department(x, s->department, dep, sizeof dep));
 }
 
 /* Checks an expert line S (from group G): some expert of its field (any for NULL), local when
@@ -385,16 +149,16 @@ plan_check_expert(struct plan_ctx *x, const config_setting_t *g, const struct pl
 			return;
 	}
 	if (s->local)
-		plan_error_at(x, plan_where(g, "local_expert"),
+		conf_error_at(&x->conf, conf_where(g, "local_expert"),
 			      "%s: no local expert (with a street)%s in the roster", what,
 			      plan_of_department(x, s->department, dep, sizeof dep));
 	else if (s->field != NULL)
-		plan_error_at(x, plan_where(g, "expert"),
+		conf_error_at(&x->conf, conf_where(g, "expert"),
 			      "%s: no expert with field '%s'%s in the roster", what, s->field,
 			      plan_of_department(x, s->department, dep, sizeof dep));
 	else
-		plan_error_at(x, plan_where(g, "expert"), "%s: no expert%s in the roster", what,
-			      plan_of_department(x, s->department, dep, sizeof dep));
+		conf_error_at(&x->conf, conf_where(g, "expert"), "%s: no expert%s in the roster",
+			      what, plan_of_department(x, s->department, dep, sizeof dep));
 }
 
 /* Returns the class of KIND among those read so far, or NULL. */
@@ -421,7 +185,7 @@ plan_load_classes(struct plan_ctx *x, const config_setting_t *l)
 
 	p->classes = n > 0 ? xcalloc((size_t)n, sizeof *p->classes) : NULL;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = plan_list_group(x, l, i, "class");
+		const config_setting_t *g = conf_list_group(&x->conf, l, i, "class");
 		const struct plan_class *prev;
 		struct plan_class *c;
 		double kmh = 0.0, road = PLAN_ROAD_DEFAULT;
@@ -431,24 +195,24 @@ plan_load_classes(struct plan_ctx *x, const config_setting_t *l)
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "class #%d", i + 1);
-		if (plan_get_string(x, g, "kind", 1, what, &kind) != 1) {
-			plan_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "kind", 1, what, &kind) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "class '%s'", kind);
-		plan_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		prev = plan_find_class(p, kind);
 		if (prev != NULL) {
-			plan_error_at(x, g, "duplicate class '%s' (first on line %d)", kind,
+			conf_error_at(&x->conf, g, "duplicate class '%s' (first on line %d)", kind,
 				      prev->line);
 			continue;
 		}
-		bad |= plan_get_number(x, g, "speed_kmh", 1, what, PLAN_SPEED_MIN_KMH,
-				       PLAN_SPEED_MAX_KMH, &kmh) < 0;
-		bad |= plan_get_number(x, g, "road_factor", 0, what, PLAN_ROAD_MIN, PLAN_ROAD_MAX,
-				       &road) < 0;
-		bad |=
-		    plan_get_int(x, g, "ring_s", 1, what, PLAN_RING_MIN, PLAN_RING_MAX, &ring) < 0;
+		bad |= conf_number_in(&x->conf, g, "speed_kmh", 1, what, PLAN_SPEED_MIN_KMH,
+				      PLAN_SPEED_MAX_KMH, &kmh) < 0;
+		bad |= conf_number_in(&x->conf, g, "road_factor", 0, what, PLAN_ROAD_MIN,
+				      PLAN_ROAD_MAX, &road) < 0;
+		bad |= conf_int(&x->conf, g, "ring_s", 1, what, PLAN_RING_MIN, PLAN_RING_MAX,
+				&ring) < 0;
 		/* Kept even when bad, so that plans using the kind are not reported again. */
 		c = &p->classes[p->n_classes++];
 		c->kind = xstrdup(kind);
@@ -480,7 +244,7 @@ plan_load_hours(struct plan_ctx *x, const config_setting_t *g, struct plan_rule 
 	    config_setting_get_int(b) < 0 || config_setting_get_int(b) > 23)
 		goto bad;
 	if (config_setting_get_int(a) == config_setting_get_int(b)) {
-		plan_error_at(x, h, "%s: 'hours' = [%d, %d] is an empty window", what,
+		conf_error_at(&x->conf, h, "%s: 'hours' = [%d, %d] is an empty window", what,
 			      config_setting_get_int(a), config_setting_get_int(b));
 		return -1;
 	}
@@ -488,7 +252,8 @@ plan_load_hours(struct plan_ctx *x, const config_setting_t *g, struct plan_rule 
 	ru->hour_to = config_setting_get_int(b);
 	return 0;
 bad:
-	plan_error_at(x, h, "%s: 'hours' must be [from, to], whole hours 0..23 (may wrap midnight)",
+	conf_error_at(&x->conf, h,
+		      "%s: 'hours' must be [from, to], whole hours 0..23 (may wrap midnight)",
 		      what);
 	return -1;
 }
@@ -506,30 +271,30 @@ plan_load_rules(struct plan_ctx *x, const config_setting_t *l)
 
 	p->rules = n > 0 ? xcalloc((size_t)n, sizeof *p->rules) : NULL;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = plan_list_group(x, l, i, "tier rule");
+		const config_setting_t *g = conf_list_group(&x->conf, l, i, "tier rule");
 		struct plan_rule *ru;
 		const char *s;
 
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "tier rule #%d", i + 1);
-		plan_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		ru = &p->rules[p->n_rules++];
 		ru->line = (int)config_setting_source_line(g);
 		ru->casualties_min = ru->people_min = ru->hazmat = ru->key_place = -1;
 		ru->hour_from = ru->hour_to = -1;
 		ru->tier = 3;
-		ru->type = xstrdup(plan_get_string(x, g, "type", 0, what, &s) == 1 ? s : "*");
-		(void)plan_get_int(x, g, "casualties_min", 0, what, 0, 1000000,
-				   &ru->casualties_min);
-		(void)plan_get_int(x, g, "people_min", 0, what, 0, 100000000, &ru->people_min);
-		(void)plan_get_bool(x, g, "hazmat", what, &ru->hazmat);
-		(void)plan_get_bool(x, g, "key_place", what, &ru->key_place);
-		if (plan_get_string(x, g, "building", 0, what, &s) == 1)
+		ru->type = xstrdup(conf_string(&x->conf, g, "type", 0, what, &s) == 1 ? s : "*");
+		(void)conf_int(&x->conf, g, "casualties_min", 0, what, 0, 1000000,
+			       &ru->casualties_min);
+		(void)conf_int(&x->conf, g, "people_min", 0, what, 0, 100000000, &ru->people_min);
+		(void)conf_bool(&x->conf, g, "hazmat", what, &ru->hazmat);
+		(void)conf_bool(&x->conf, g, "key_place", what, &ru->key_place);
+		if (conf_string(&x->conf, g, "building", 0, what, &s) == 1)
 			ru->building = xstrdup(s);
 		(void)plan_load_hours(x, g, ru, what);
-		(void)plan_get_int(x, g, "tier", 1, what, 1, 3, &ru->tier);
-		ru->why = xstrdup(plan_get_string(x, g, "why", 1, what, &s) == 1 ? s : "");
+		(void)conf_int(&x->conf, g, "tier", 1, what, 1, 3, &ru->tier);
+		ru->why = xstrdup(conf_string(&x->conf, g, "why", 1, what, &s) == 1 ? s : "");
 	}
 }
 
@@ -542,12 +307,13 @@ plan_load_dedup(struct plan_ctx *x, const config_setting_t *d)
 	if (d == NULL)
 		return;
 	if (!config_setting_is_group(d)) {
-		plan_error_at(x, d, "'dedup' must be a group { radius_m = ...; window_s = ...; }");
+		conf_error_at(&x->conf, d,
+			      "'dedup' must be a group { radius_m = ...; window_s = ...; }");
 		return;
 	}
-	plan_check_members(x, d, keys, "dedup");
-	(void)plan_get_int(x, d, "radius_m", 0, "dedup", 10, 100000, &x->p->dedup_radius_m);
-	(void)plan_get_int(x, d, "window_s", 0, "dedup", 10, 86400, &x->p->dedup_window_s);
+	conf_check_members(&x->conf, d, keys, "dedup");
+	(void)conf_int(&x->conf, d, "radius_m", 0, "dedup", 10, 100000, &x->p->dedup_radius_m);
+	(void)conf_int(&x->conf, d, "window_s", 0, "dedup", 10, 86400, &x->p->dedup_window_s);
 }
 
 /* Reads one member line G of a group into S (zeroed by the caller); WHAT names it. */
@@ -560,16 +326,16 @@ plan_load_spec(struct plan_ctx *x, const config_setting_t *g, struct plan_spec *
 	const char *unit = NULL, *person = NULL, *expert = NULL, *t;
 	int local = 0, sorts = 0;
 
-	plan_check_members(x, g, keys, what);
+	conf_check_members(&x->conf, g, keys, what);
 	s->line = (int)config_setting_source_line(g);
 	s->count = 1;
-	sorts += plan_get_string(x, g, "unit", 0, what, &unit) != 0;
-	sorts += plan_get_string(x, g, "person", 0, what, &person) != 0;
-	sorts += plan_get_string(x, g, "expert", 0, what, &expert) != 0;
-	if (plan_get_bool(x, g, "local_expert", what, &local) != 0)
+	sorts += conf_string(&x->conf, g, "unit", 0, what, &unit) != 0;
+	sorts += conf_string(&x->conf, g, "person", 0, what, &person) != 0;
+	sorts += conf_string(&x->conf, g, "expert", 0, what, &expert) != 0;
+	if (conf_bool(&x->conf, g, "local_expert", what, &local) != 0)
 		sorts += 1;
 	if (sorts != 1 || (config_setting_get_member(g, "local_expert") != NULL && !local)) {
-		plan_error_at(x, g,
+		conf_error_at(&x->conf, g,
 			      "%s: needs exactly one of 'unit = KIND', 'person = ROLE', "
 			      "'expert = FIELD' or 'local_expert = true'",
 			      what);
@@ -579,24 +345,24 @@ plan_load_spec(struct plan_ctx *x, const config_setting_t *g, struct plan_spec *
 		return;
 	}
 	s->department = plan_get_department(x, g, "department", 0, what);
-	(void)plan_get_int(x, g, "count", 0, what, 1, PLAN_COUNT_MAX, &s->count);
-	if (plan_get_string(x, g, "task", 0, what, &t) == 1)
+	(void)conf_int(&x->conf, g, "count", 0, what, 1, PLAN_COUNT_MAX, &s->count);
+	if (conf_string(&x->conf, g, "task", 0, what, &t) == 1)
 		s->task = xstrdup(t);
 	if (unit == NULL && config_setting_get_member(g, "skills") != NULL)
-		plan_error_at(x, plan_where(g, "skills"), "%s: 'skills' is for unit lines only",
-			      what);
+		conf_error_at(&x->conf, conf_where(g, "skills"),
+			      "%s: 'skills' is for unit lines only", what);
 	if (unit == NULL && config_setting_get_member(g, "ring_s") != NULL)
-		plan_error_at(x, plan_where(g, "ring_s"), "%s: 'ring_s' is for unit lines only",
-			      what);
+		conf_error_at(&x->conf, conf_where(g, "ring_s"),
+			      "%s: 'ring_s' is for unit lines only", what);
 	if (unit != NULL) {
 		s->what = PLAN_UNIT;
 		s->kind = xstrdup(unit);
-		if (plan_copy_strings(x, g, "skills", what, &s->skills, &s->n_skills) < 0)
+		if (conf_copy_strings(&x->conf, g, "skills", what, &s->skills, &s->n_skills) < 0)
 			return;
-		(void)plan_get_int(x, g, "ring_s", 0, what, PLAN_RING_MIN, PLAN_RING_MAX,
-				   &s->ring_s);
+		(void)conf_int(&x->conf, g, "ring_s", 0, what, PLAN_RING_MIN, PLAN_RING_MAX,
+			       &s->ring_s);
 		if (plan_find_class(x->p, unit) == NULL) {
-			plan_error_at(x, plan_where(g, "unit"),
+			conf_error_at(&x->conf, conf_where(g, "unit"),
 				      "%s: unit kind '%s' has no class in 'classes'", what, unit);
 			return;
 		}
@@ -633,19 +399,19 @@ plan_load_group(struct plan_ctx *x, const config_setting_t *g, int idx, struct p
 
 	gr->line = (int)config_setting_source_line(g);
 	snprintf(what, sizeof what, "%s group #%d", where, idx + 1);
-	if (plan_get_string(x, g, "name", 1, what, &name) == 1)
+	if (conf_string(&x->conf, g, "name", 1, what, &name) == 1)
 		snprintf(what, sizeof what, "%s group '%s'", where, name);
 	else
 		name = "?";
 	gr->name = xstrdup(name);
-	plan_check_members(x, g, keys, what);
-	l = plan_get_list(x, g, "members", 1, what);
+	conf_check_members(&x->conf, g, keys, what);
+	l = conf_list(&x->conf, g, "members", 1, what);
 	n = l != NULL ? config_setting_length(l) : 0;
 	if (l != NULL && n == 0)
-		plan_error_at(x, l, "%s: no members", what);
+		conf_error_at(&x->conf, l, "%s: no members", what);
 	gr->specs = n > 0 ? xcalloc((size_t)n, sizeof *gr->specs) : NULL;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *m = plan_list_group(x, l, i, "member");
+		const config_setting_t *m = conf_list_group(&x->conf, l, i, "member");
 		char mwhat[600];
 
 		if (m == NULL)
@@ -694,15 +460,16 @@ plan_load_tier(struct plan_ctx *x, const config_setting_t *g, struct plan *pl, c
 	const char *level;
 	int i, n, tier = 0;
 
-	if (plan_get_int(x, g, "tier", 1, pwhat, 1, 3, &tier) != 1) {
-		plan_check_members(x, g, keys, pwhat);
+	if (conf_int(&x->conf, g, "tier", 1, pwhat, 1, 3, &tier) != 1) {
+		conf_check_members(&x->conf, g, keys, pwhat);
 		return;
 	}
 	snprintf(what, sizeof what, "%s tier %d", pwhat, tier);
-	plan_check_members(x, g, keys, what);
+	conf_check_members(&x->conf, g, keys, what);
 	if (pl->tiers[tier - 1] != NULL) {
-		plan_error_at(x, plan_where(g, "tier"), "%s: duplicate tier %d (first on line %d)",
-			      pwhat, tier, pl->tiers[tier - 1]->line);
+		conf_error_at(&x->conf, conf_where(g, "tier"),
+			      "%s: duplicate tier %d (first on line %d)", pwhat, tier,
+			      pl->tiers[tier - 1]->line);
 		return;
 	}
 	t = xcalloc(1, sizeof *t);
@@ -711,25 +478,25 @@ plan_load_tier(struct plan_ctx *x, const config_setting_t *g, struct plan *pl, c
 	t->line = (int)config_setting_source_line(g);
 	t->receipt_s = PLAN_RECEIPT_DEFAULT;
 	t->accept_s = PLAN_ACCEPT_DEFAULT;
-	if (plan_get_string(x, g, "level", 1, what, &level) == 1) {
+	if (conf_string(&x->conf, g, "level", 1, what, &level) == 1) {
 		t->level = plan_parse_level(level);
 		if (t->level == 0)
-			plan_error_at(x, plan_where(g, "level"),
+			conf_error_at(&x->conf, conf_where(g, "level"),
 				      "%s: unknown level '%s' (district, street or community)",
 				      what, level);
 	}
-	(void)plan_get_int(x, g, "receipt_s", 0, what, PLAN_DEADLINE_MIN, PLAN_DEADLINE_MAX,
-			   &t->receipt_s);
-	(void)plan_get_int(x, g, "accept_s", 0, what, PLAN_DEADLINE_MIN, PLAN_DEADLINE_MAX,
-			   &t->accept_s);
-	(void)plan_copy_strings(x, g, "notes", what, &t->notes, &t->n_notes);
-	l = plan_get_list(x, g, "groups", 1, what);
+	(void)conf_int(&x->conf, g, "receipt_s", 0, what, PLAN_DEADLINE_MIN, PLAN_DEADLINE_MAX,
+		       &t->receipt_s);
+	(void)conf_int(&x->conf, g, "accept_s", 0, what, PLAN_DEADLINE_MIN, PLAN_DEADLINE_MAX,
+		       &t->accept_s);
+	(void)conf_copy_strings(&x->conf, g, "notes", what, &t->notes, &t->n_notes);
+	l = conf_list(&x->conf, g, "groups", 1, what);
 	n = l != NULL ? config_setting_length(l) : 0;
 	if (l != NULL && n == 0)
-		plan_error_at(x, l, "%s: no groups", what);
+		conf_error_at(&x->conf, l, "%s: no groups", what);
 	t->groups = n > 0 ? xcalloc((size_t)n, sizeof *t->groups) : NULL;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *gg = plan_list_group(x, l, i, "group");
+		const config_setting_t *gg = conf_list_group(&x->conf, l, i, "group");
 		size_t j;
 
 		if (gg == NULL)
@@ -738,14 +505,15 @@ plan_load_tier(struct plan_ctx *x, const config_setting_t *g, struct plan *pl, c
 		for (j = 0; j < t->n_groups; j++) {
 			if (strcmp(t->groups[j].name, t->groups[t->n_groups].name) == 0 &&
 			    strcmp(t->groups[j].name, "?") != 0)
-				plan_error_at(x, gg, "%s: duplicate group '%s' (first on line %d)",
-					      what, t->groups[j].name, t->groups[j].line);
+				conf_error_at(&x->conf, gg,
+					      "%s: duplicate group '%s' (first on line %d)", what,
+					      t->groups[j].name, t->groups[j].line);
 		}
 		t->n_groups++;
 	}
 	if (t->n_groups > 0 && t->groups[0].n_specs > 0 &&
 	    t->groups[0].specs[0].what != PLAN_PERSON)
-		plan_error_at(x, plan_first_member(l),
+		conf_error_at(&x->conf, plan_first_member(l),
 			      "%s: the first member of the first group ('%s') must be a person, "
 			      "the commander",
 			      what, t->groups[0].name);
@@ -762,7 +530,7 @@ plan_load_plans(struct plan_ctx *x, const config_setting_t *l)
 
 	p->plans = n > 0 ? xcalloc((size_t)n, sizeof *p->plans) : NULL;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *g = plan_list_group(x, l, i, "plan");
+		const config_setting_t *g = conf_list_group(&x->conf, l, i, "plan");
 		const config_setting_t *tl;
 		const struct plan *prev;
 		struct plan *pl;
@@ -772,15 +540,15 @@ plan_load_plans(struct plan_ctx *x, const config_setting_t *l)
 		if (g == NULL)
 			continue;
 		snprintf(what, sizeof what, "plan #%d", i + 1);
-		if (plan_get_string(x, g, "type", 1, what, &type) != 1) {
-			plan_check_members(x, g, keys, what);
+		if (conf_string(&x->conf, g, "type", 1, what, &type) != 1) {
+			conf_check_members(&x->conf, g, keys, what);
 			continue;
 		}
 		snprintf(what, sizeof what, "plan '%s'", type);
-		plan_check_members(x, g, keys, what);
+		conf_check_members(&x->conf, g, keys, what);
 		prev = plan_find(p, type);
 		if (prev != NULL) {
-			plan_error_at(x, plan_where(g, "type"),
+			conf_error_at(&x->conf, conf_where(g, "type"),
 				      "duplicate plan type '%s' (first on line %d)", type,
 				      prev->line);
 			continue;
@@ -788,59 +556,19 @@ plan_load_plans(struct plan_ctx *x, const config_setting_t *l)
 		pl = &p->plans[p->n_plans++];
 		pl->type = xstrdup(type);
 		pl->line = (int)config_setting_source_line(g);
-		pl->name = xstrdup(plan_get_string(x, g, "name", 1, what, &s) == 1 ? s : type);
+		pl->name = xstrdup(conf_string(&x->conf, g, "name", 1, what, &s) == 1 ? s : type);
 		pl->owner = plan_get_department(x, g, "owner", 1, what);
-		tl = plan_get_list(x, g, "tiers", 1, what);
+		tl = conf_list(&x->conf, g, "tiers", 1, what);
 		nt = tl != NULL ? config_setting_length(tl) : 0;
 		if (tl != NULL && nt == 0)
-			plan_error_at(x, tl, "%s: no tiers", what);
+			conf_error_at(&x->conf, tl, "%s: no tiers", what);
 		for (j = 0; j < nt; j++) {
-			const config_setting_t *tg = plan_list_group(x, tl, j, "tier");
+			const config_setting_t *tg = conf_list_group(&x->conf, tl, j, "tier");
 
 			if (tg != NULL)
 				plan_load_tier(x, tg, pl, what);
 		}
 	}
-}
-
-/* Parses PATH into CF (initialised by the caller); reports an unreadable file or a syntax
- * error and returns -1. */
-static int
-plan_parse_file(struct plan_ctx *x, config_t *cf, const char *path)
-{
-	char *dir, *slash;
-	FILE *f;
-
-	/* libconfig only says "file I/O error"; opening it first gives the reason. */
-	f = fopen(path, "r");
-	if (f == NULL) {
-		plan_error_at(x, NULL, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	/* A stream opened for reading loses nothing when closing fails. */
-	(void)fclose(f);
-	/* @include "x.conf" names a file beside this one. */
-	dir = xstrdup(path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	config_set_include_dir(cf, slash != NULL ? dir : ".");
-	free(dir);
-	if (config_read_file(cf, path) == CONFIG_TRUE)
-		return 0;
-	if (config_error_type(cf) == CONFIG_ERR_FILE_IO) {
-		plan_error_at(x, NULL, "cannot read: %s", config_error_text(cf));
-	} else {
-		const char *ef = config_error_file(cf) ? config_error_file(cf) : path;
-
-		if (config_error_line(cf) > 0)
-			strbuf_addf(x->errors, "%s:%d: %s\n", ef, config_error_line(cf),
-				    config_error_text(cf));
-		else
-			strbuf_addf(x->errors, "%s: %s\n", ef, config_error_text(cf));
-		x->n_errors++;
-	}
-	return -1;
 }
 
 /* Returns new empty plans with the default dedup settings; see plan.h. */
@@ -865,27 +593,27 @@ plan_load(const char *path, const struct roster *r, struct strbuf *errors)
 	config_t cf;
 
 	memset(&x, 0, sizeof x);
-	x.errors = errors != NULL ? errors : &scratch;
-	x.file = path != NULL ? path : "(plans)";
+	x.conf.errors = errors != NULL ? errors : &scratch;
+	x.conf.file = path != NULL ? path : "(plans)";
 	x.r = r;
 	x.p = plan_new();
 	config_init(&cf);
 	if (path == NULL) {
-		plan_error_at(&x, NULL, "no plans file given");
+		conf_error_at(&x.conf, NULL, "no plans file given");
 		goto out;
 	}
-	if (plan_parse_file(&x, &cf, path) < 0)
+	if (conf_parse_file(&x.conf, &cf, path) < 0)
 		goto out;
 	root = config_root_setting(&cf);
-	plan_check_members(&x, root, keys, NULL);
-	plan_load_classes(&x, plan_get_list(&x, root, "classes", 0, "plans file"));
-	plan_load_rules(&x, plan_get_list(&x, root, "tier_rules", 0, "plans file"));
+	conf_check_members(&x.conf, root, keys, NULL);
+	plan_load_classes(&x, conf_list(&x.conf, root, "classes", 0, "plans file"));
+	plan_load_rules(&x, conf_list(&x.conf, root, "tier_rules", 0, "plans file"));
 	plan_load_dedup(&x, config_setting_get_member(root, "dedup"));
-	plan_load_plans(&x, plan_get_list(&x, root, "plans", 0, "plans file"));
+	plan_load_plans(&x, conf_list(&x.conf, root, "plans", 0, "plans file"));
 out:
 	config_destroy(&cf);
 	strbuf_finish(&scratch);
-	if (x.n_errors == 0)
+	if (x.conf.n_errors == 0)
 		return x.p;
 	plan_free(x.p);
 	return NULL;

@@ -2,10 +2,11 @@
  * commander comes first, every line can be filled from the sample roster), tier decisions,
  * class look-ups, a small good file read field by field, and one bad file per class of
  * mistake, each checked for its exact "file:line: message". */
-/* nftw() is an X/Open extension. */
+/* nftw() (conftest.h) is an X/Open extension. */
 #define _XOPEN_SOURCE 700
 
 #include "test.h"
+#include "conftest.h"
 
 #include "cfg.h"
 #include "init.h"
@@ -13,11 +14,9 @@
 #include "roster.h"
 #include "util.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 int main(void);
 
@@ -35,21 +34,6 @@ static const char *const six_groups[] = {
     "commander",	 "coordination",       "dispatch_command",
     "technical_support", "emergency_response", "safe_evacuation",
 };
-
-/* Loads configuration PATH expecting success; prints the errors when it fails. */
-static struct config *
-load_config(const char *path)
-{
-	char *errors = NULL;
-	struct config *c = cfg_load(path, &errors);
-
-	if (c == NULL)
-		fprintf(stderr, "%s: unexpected errors:\n%s\n", path, errors ? errors : "(none)");
-	CHECK(c != NULL);
-	CHECK(errors == NULL);
-	free(errors);
-	return c;
-}
 
 /* Loads plans file PATH against roster R expecting failure, and checks that the errors hold
  * every fragment of the NULL-terminated list. */
@@ -103,7 +87,7 @@ decide(const struct plans *p, const struct plan_facts *f, const char *why)
 static void
 test_good(void)
 {
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 	const struct plan_class *cl;
 	const struct plan_tier *t;
 	const struct plan_spec *s;
@@ -179,7 +163,7 @@ out:
 static void
 test_decide(void)
 {
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 	const struct plan_rule *rule = NULL;
 	const struct plans *p;
 	struct plan_facts f;
@@ -346,13 +330,6 @@ check_sample_tier(const struct config *c, const struct plan *pl, const struct pl
 	}
 }
 
-/* Removes one entry of a tree walk (depth first). */
-static int
-rm_entry_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* The sample as `muster init` writes it: every type with tiers 1..3, fillable, and the
  * sample's tier rules and classes. */
 static void
@@ -375,7 +352,7 @@ test_sample(void)
 		fprintf(stderr, "init_write: %s\n", err);
 	free(err);
 	path = xasprintf("%s/musterd.conf", dir);
-	c = load_config(path);
+	c = expect_load(path);
 	free(path);
 	if (c == NULL)
 		goto out;
@@ -439,14 +416,14 @@ test_sample(void)
 	CHECK(plan_decide_tier(p, &f, NULL) == 2);
 	cfg_free(c);
 out:
-	CHECK(nftw(dir, rm_entry_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
+	rm_tree(dir);
 }
 
 /* Without a plans file the plans are empty, never NULL: every type is unknown. */
 static void
 test_no_plans(void)
 {
-	struct config *c = load_config("../data/conf/noplans/musterd.conf");
+	struct config *c = expect_load("../data/conf/noplans/musterd.conf");
 	struct plan_facts f;
 	struct plans *p;
 
@@ -501,7 +478,7 @@ test_bad_unknown(void)
 	    "member #1",
 	    NULL,
 	};
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 
 	if (c != NULL)
 		expect_plan_errors(PLANS "bad-unknown.conf", c->roster, f);
@@ -536,7 +513,7 @@ test_bad_refs(void)
 	    "a street) of department 'fire' in the roster",
 	    NULL,
 	};
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 	struct strbuf sb = {0};
 	struct plans *p;
 
@@ -584,7 +561,7 @@ test_bad_tiers(void)
 	    "bad-tiers.conf:24: plan 'c': missing 'tiers'",
 	    NULL,
 	};
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 
 	if (c != NULL)
 		expect_plan_errors(PLANS "bad-tiers.conf", c->roster, f);
@@ -654,7 +631,7 @@ test_bad_members(void)
 	    "bad-members.conf:16: plan 't' tier 3 group 'empty': no members",
 	    NULL,
 	};
-	struct config *c = load_config(PLANS "musterd.conf");
+	struct config *c = expect_load(PLANS "musterd.conf");
 
 	if (c != NULL)
 		expect_plan_errors(PLANS "bad-members.conf", c->roster, f);
@@ -665,15 +642,13 @@ test_bad_members(void)
 static void
 test_cfg_errors(void)
 {
-	char *errors = NULL;
-	struct config *c = cfg_load(PLANS "bad-musterd.conf", &errors);
+	static const char *const f[] = {
+	    PLANS "bad-refs.conf:8: plan 't': unknown department 'navy'",
+	    PLANS "bad-refs.conf:13: ",
+	    NULL,
+	};
 
-	CHECK(c == NULL);
-	CHECK(errors != NULL &&
-	      strstr(errors, PLANS "bad-refs.conf:8: plan 't': unknown department 'navy'") != NULL);
-	CHECK(errors != NULL && strstr(errors, PLANS "bad-refs.conf:13: ") != NULL);
-	cfg_free(c);
-	free(errors);
+	expect_errors(PLANS "bad-musterd.conf", f);
 }
 
 /* Runs the plan tests. */
