@@ -63,6 +63,9 @@ struct report {
 	int sent;	/* sent at least once since the last registration */
 	int64_t due;	/* monotonic ms of the next (re-)send */
 	int backoff_ms; /* the wait after the next send */
+	int whistle;	/* 1: a WhistleArrival for whistle order_id, with rank and headcount */
+	char *rank;
+	int headcount;
 	struct report *next;
 };
 
@@ -419,14 +422,22 @@ report_send(struct agent *a, struct report *r)
 	Envelope e;
 	Muster__Receipt rc;
 	Muster__StatusReport st;
-	struct order *o = agent_order_find(a, r->order_id);
+	Muster__WhistleArrival wa;
+	struct order *o = r->whistle ? NULL : agent_order_find(a, r->order_id);
 	Muster__UnitState *u = o ? agent_unit(a, o->env->order->unit_id) : NULL;
 
 	muster__envelope__init(&e);
 	e.seq = r->seq;
 	e.correlation_id = r->seq;
 	e.exercise = r->exercise;
-	if (r->receipt) {
+	if (r->whistle) {
+		muster__whistle_arrival__init(&wa);
+		wa.whistle_id = r->order_id;
+		wa.leader_rank = r->rank;
+		wa.headcount = r->headcount;
+		e.body_case = MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL;
+		e.whistle_arrival = &wa;
+	} else if (r->receipt) {
 		muster__receipt__init(&rc);
 		rc.order_id = r->order_id;
 		e.body_case = MUSTER__ENVELOPE__BODY_RECEIPT;
@@ -509,7 +520,27 @@ agent_report_remove(struct agent *a, struct report *r)
 			break;
 		}
 	free(r->note);
+	free(r->rank);
 	free(r);
+}
+
+/* Queues the arrival of this agent's department at whistle ID. */
+static void
+agent_whistle_report(struct agent *a, uint64_t id, const char *rank, int headcount, int exercise)
+{
+	struct report *r = xcalloc(1, sizeof *r), **p;
+
+	r->seq = client_next_seq();
+	r->order_id = id;
+	r->whistle = 1;
+	r->rank = xstrdup(rank);
+	r->headcount = headcount;
+	r->exercise = exercise;
+	r->backoff_ms = BACKOFF_FIRST_MS;
+	for (p = &a->reports; *p; p = &(*p)->next)
+		;
+	*p = r;
+	agent_pump(a);
 }
 
 /* ---- --exec: the program ---- */
@@ -1094,6 +1125,11 @@ static void
 agent_recorded(struct agent *a, struct report *r, int code)
 {
 	log_debug("agent: report seq %" PRIu64 " recorded (%s)", r->seq, wire_code_name(code));
+	if (r->whistle) {
+		out("whistle #%" PRIu64 ": arrival recorded\n", r->order_id);
+		agent_report_remove(a, r);
+		return;
+	}
 	if (!r->receipt) {
 		if (a->mode == MODE_EXEC)
 			exec_answer(a, r, 1, NULL, NULL);
@@ -1109,8 +1145,14 @@ agent_recorded(struct agent *a, struct report *r, int code)
 static void
 agent_refused(struct agent *a, struct report *r, int code, const char *message)
 {
-	struct order *o = agent_order_find(a, r->order_id);
+	struct order *o = r->whistle ? NULL : agent_order_find(a, r->order_id);
 
+	if (r->whistle) {
+		out("whistle #%" PRIu64 ": arrival REFUSED by the daemon: %s: %s\n", r->order_id,
+		    wire_code_name(code), message);
+		agent_report_remove(a, r);
+		return;
+	}
 	log_warnx("agent: REFUSED by the daemon: %s for order #%" PRIu64 " (seq %" PRIu64
 		  "): %s: %s; not sent again",
 		  r->receipt ? "receipt" : status_name(r->status), r->order_id, r->seq,
@@ -1413,6 +1455,43 @@ agent_notice(struct agent *a, const Muster__Notice *n)
 		    n->incident_id, n->order_id, n->member_id, n->text);
 }
 
+/* A street or community blew the whistle for this department (吹哨报到). */
+static void
+agent_whistle_call(struct agent *a, const Envelope *e)
+{
+	const Muster__WhistleCall *c = e->whistle_call;
+	time_t t = (time_t)(c->deadline_ms / 1000);
+	struct tm tm;
+	char when[16] = "?";
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%H:%M:%S", &tm);
+	if (a->mode == MODE_EXEC) {
+		json_t *j = json_object();
+
+		if (j == NULL)
+			fatalx("out of memory");
+		json_object_set_new(j, "type", json_string("whistle"));
+		json_object_set_new(j, "whistle_id", json_integer((json_int_t)c->whistle_id));
+		json_object_set_new(j, "place", jstr(c->place));
+		json_object_set_new(j, "matter", jstr(c->matter));
+		json_object_set_new(j, "deadline_ms", json_integer(c->deadline_ms));
+		json_object_set_new(j, "leader_rank", jstr(c->leader_rank));
+		json_object_set_new(j, "headcount", json_integer(c->headcount));
+		json_object_set_new(j, "exercise", json_boolean(e->exercise));
+		exec_write(a, j);
+		return;
+	}
+	out("WHISTLE #%" PRIu64
+	    "%s at %s by %s: %s (a %s or above, %d people; type: arrive %" PRIu64
+	    " HEADCOUNT RANK)\n",
+	    c->whistle_id, e->exercise ? " [EXERCISE]" : "", c->place, when, c->matter,
+	    c->leader_rank, c->headcount, c->whistle_id);
+	/* A simulated department answers the call as asked. */
+	if (a->mode == MODE_SIMULATE)
+		agent_whistle_report(a, c->whistle_id, c->leader_rank, c->headcount, e->exercise);
+}
+
 /* Handles one message from the daemon. Takes E. */
 static void
 agent_input(struct agent *a, Envelope *e)
@@ -1435,6 +1514,9 @@ agent_input(struct agent *a, Envelope *e)
 		break;
 	case MUSTER__ENVELOPE__BODY_NOTICE:
 		agent_notice(a, e->notice);
+		break;
+	case MUSTER__ENVELOPE__BODY_WHISTLE_CALL:
+		agent_whistle_call(a, e);
 		break;
 	default:
 		log_warnx("agent: unexpected %s ignored", wire_body_name(e->body_case));
@@ -1505,6 +1587,7 @@ cmd_help(void)
 	    "  clear ID                  done, the unit is free again\n"
 	    "  delay ID REASON           late: road_blocked, no_vehicle, wrong_address, traffic,\n"
 	    "                            on_other_task, equipment, other\n"
+	    "  arrive W HEADCOUNT RANK   report arrival at whistle W (吹哨报到)\n"
 	    "  list                      the orders and their states\n"
 	    "  help                      this text\n");
 }
@@ -1590,6 +1673,20 @@ cmd_line(struct agent *a, char *line)
 		cmd_list(a);
 		return;
 	}
+	if (strcmp(w[0], "arrive") == 0) {
+		char *end;
+		long heads;
+
+		if (n != 3 || (id = parse_id(w[1])) == 0 ||
+		    ((void)(errno = 0), heads = strtol(w[2], &end, 10), errno) || end == w[2] ||
+		    heads < 0 || *end != ' ' || end[strspn(end, " ")] == '\0') {
+			out("error: arrive WHISTLE_ID HEADCOUNT RANK\n");
+			return;
+		}
+		agent_whistle_report(a, id, end + strspn(end, " "), (int)heads, 0);
+		out("whistle #%" PRIu64 ": arrival sent\n", id);
+		return;
+	}
 	for (i = 0; i < sizeof verbs / sizeof *verbs; i++)
 		if (strcmp(w[0], verbs[i].cmd) == 0)
 			status = verbs[i].status;
@@ -1645,6 +1742,20 @@ exec_line(struct agent *a, const char *line)
 		log_warnx("agent: program line skipped: bad JSON at column %d: %s", je.column,
 			  je.text);
 		return;
+	}
+	if (json_is_object(j) && json_object_get(j, "whistle_id")) {
+		json_t *w = json_object_get(j, "whistle_id"),
+		       *rk = json_object_get(j, "leader_rank"),
+		       *hc = json_object_get(j, "headcount");
+
+		if (!json_is_integer(w) || json_integer_value(w) <= 0 || !json_is_string(rk) ||
+		    !json_is_integer(hc) || json_integer_value(hc) < 0)
+			log_warnx("agent: program line skipped: needs {\"whistle_id\": N, "
+				  "\"leader_rank\": \"...\", \"headcount\": N}");
+		else
+			agent_whistle_report(a, (uint64_t)json_integer_value(w),
+					     json_string_value(rk), (int)json_integer_value(hc), 0);
+		goto out;
 	}
 	jid = json_object_get(j, "order_id");
 	jst = json_object_get(j, "status");

@@ -45,6 +45,9 @@ usage(void)
 	    "               [--note N] [--json]\n"
 	    "  incident close ID --reason R [--json]\n"
 	    "  incident unlink ID --reason R   a linked duplicate report becomes its own incident\n"
+	    "  whistle --place STREET|COMMUNITY --matter M --departments A,B --deadline 30m\n"
+	    "          --rank RANK --headcount N [--incident ID]   whistle and report (吹哨报到)\n"
+	    "  whistle show ID [--json]     a whistle and each department's compliance\n"
 	    "  divert ID --to DEPARTMENT --reason R   alert diversion to the owning department\n"
 	    "  incident tier ID TIER --reason R [--json]   raise or lower (1, 2, 3 or I, II, III)\n"
 	    "  watch [--json] [--count N]   print the live feed of committed events\n"
@@ -441,6 +444,174 @@ conf_path_file(void)
 	free(full);
 	full = xasprintf("%s/musterd.conf", p);
 	return full;
+}
+
+static uint64_t parse_id(const char *s);
+
+/* Parses a duration: seconds, or with an s/m/h suffix. */
+static int32_t
+parse_duration(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0)
+		die("duration: '%s' is not like 90, 90s, 15m or 2h", s);
+	if (*end == 'm')
+		v *= 60, end++;
+	else if (*end == 'h')
+		v *= 3600, end++;
+	else if (*end == 's')
+		end++;
+	if (*end != '\0' || v > 86400 * 7)
+		die("duration: '%s' is not like 90, 90s, 15m or 2h", s);
+	return (int32_t)v;
+}
+
+/* Prints a whistle and its compliance, for a person or as one JSON line. */
+static void
+print_whistle(const Muster__Whistle *w, int as_json)
+{
+	char t[32];
+	size_t i;
+
+	if (as_json) {
+		json_t *o = json_object(), *ds = json_array();
+		char *line;
+
+		json_object_set_new(o, "id", json_integer((json_int_t)w->id));
+		json_object_set_new(o, "place", json_string(w->place));
+		json_object_set_new(o, "matter", json_string(w->matter));
+		json_object_set_new(o, "blown_at_ms", json_integer(w->blown_at_ms));
+		json_object_set_new(o, "deadline_ms", json_integer(w->deadline_ms));
+		json_object_set_new(o, "leader_rank", json_string(w->leader_rank));
+		json_object_set_new(o, "headcount", json_integer(w->headcount));
+		json_object_set_new(o, "called_by", json_string(w->called_by));
+		for (i = 0; i < w->n_departments; i++) {
+			const Muster__WhistleDepartment *d = w->departments[i];
+			json_t *x = json_object();
+
+			json_object_set_new(x, "department", json_string(d->department));
+			json_object_set_new(x, "status", json_string(d->status));
+			json_object_set_new(x, "arrived_at_ms", json_integer(d->arrived_at_ms));
+			json_object_set_new(x, "leader_rank", json_string(d->leader_rank));
+			json_object_set_new(x, "headcount", json_integer(d->headcount));
+			json_object_set_new(x, "rank_met", json_boolean(d->rank_met));
+			json_object_set_new(x, "headcount_met", json_boolean(d->headcount_met));
+			json_object_set_new(x, "late_ms", json_integer(d->late_ms));
+			json_array_append_new(ds, x);
+		}
+		json_object_set_new(o, "departments", ds);
+		line = json_dumps(o, MUSTER_JSON_FLAGS);
+		if (line)
+			puts(line);
+		free(line);
+		json_decref(o);
+		return;
+	}
+	printf("whistle #%" PRIu64 " at %s: %s\n", w->id, w->place, w->matter);
+	printf("  called by %s at %s; report by %s", w->called_by,
+	       fmt_time(w->blown_at_ms, t, sizeof t), "");
+	printf("%s with a %s or above and %d people\n", fmt_time(w->deadline_ms, t, sizeof t),
+	       w->leader_rank, w->headcount);
+	for (i = 0; i < w->n_departments; i++) {
+		const Muster__WhistleDepartment *d = w->departments[i];
+
+		printf("  %-12s %-8s", d->department, d->status);
+		if (d->arrived_at_ms)
+			printf(" %s, %d people%s%s%s", d->leader_rank, d->headcount,
+			       d->rank_met ? "" : ", RANK NOT MET",
+			       d->headcount_met ? "" : ", HEADCOUNT NOT MET",
+			       d->late_ms ? ", late" : "");
+		printf("\n");
+	}
+}
+
+/* muster whistle --place P --matter M --departments A,B --deadline D --rank R --headcount N
+ * [--incident ID] [--json], or muster whistle show ID [--json]. */
+static int
+cmd_whistle(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"place", required_argument, NULL, 'p'},
+	    {"matter", required_argument, NULL, 'm'},
+	    {"departments", required_argument, NULL, 'd'},
+	    {"deadline", required_argument, NULL, 'D'},
+	    {"rank", required_argument, NULL, 'r'},
+	    {"headcount", required_argument, NULL, 'n'},
+	    {"incident", required_argument, NULL, 'i'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	Envelope e, *r;
+	Muster__BlowWhistle bw;
+	Muster__GetWhistle gw;
+	char *depts = NULL, *save = NULL, *tok;
+	char **list = NULL;
+	size_t n = 0;
+	int ch, as_json = 0;
+
+	muster__envelope__init(&e);
+	muster__blow_whistle__init(&bw);
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			bw.place = optarg;
+			break;
+		case 'm':
+			bw.matter = optarg;
+			break;
+		case 'd':
+			depts = optarg;
+			break;
+		case 'D':
+			bw.deadline_s = parse_duration(optarg);
+			break;
+		case 'r':
+			bw.leader_rank = optarg;
+			break;
+		case 'n':
+			bw.headcount = (int32_t)parse_count(optarg, "--headcount");
+			break;
+		case 'i':
+			bw.incident_id = parse_id(optarg);
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 == argc && strcmp(argv[optind], "show") == 0) {
+		muster__get_whistle__init(&gw);
+		gw.id = parse_id(argv[optind + 1]);
+		e.body_case = MUSTER__ENVELOPE__BODY_GET_WHISTLE;
+		e.get_whistle = &gw;
+	} else {
+		if (optind != argc || depts == NULL || bw.place == NULL || bw.matter == NULL ||
+		    bw.leader_rank == NULL || bw.deadline_s == 0 || bw.headcount == 0)
+			die("whistle: --place, --matter, --departments, --deadline, --rank and "
+			    "--headcount are required");
+		for (tok = strtok_r(depts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			list = xrealloc(list, (n + 1) * sizeof *list);
+			list[n++] = tok;
+		}
+		bw.departments = list;
+		bw.n_departments = n;
+		e.body_case = MUSTER__ENVELOPE__BODY_BLOW_WHISTLE;
+		e.blow_whistle = &bw;
+	}
+	r = call(&e);
+	free(list);
+	if (r->body_case != MUSTER__ENVELOPE__BODY_WHISTLE_REPLY || !r->whistle_reply->whistle)
+		die("unexpected reply %s", wire_body_name(r->body_case));
+	print_whistle(r->whistle_reply->whistle, as_json);
+	wire_free(r);
+	return 0;
 }
 
 /* muster check [CONF] */
@@ -1092,6 +1263,8 @@ main(int argc, char **argv)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)
 		return cmd_watch(argc, argv);
+	if (strcmp(argv[0], "whistle") == 0)
+		return cmd_whistle(argc, argv);
 	if (strcmp(argv[0], "divert") == 0)
 		return cmd_incident_other("divert", argc, argv);
 	if (strcmp(argv[0], "incident") == 0 && argc >= 2) {

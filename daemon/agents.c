@@ -6,6 +6,7 @@
 #include "log.h"
 #include "muster.h"
 #include "order.h"
+#include "whistle.h"
 #include "store.h"
 #include "util.h"
 
@@ -336,7 +337,8 @@ agents_report(struct request *r)
 		daemon_reply(r, &reply);
 		return 0;
 	}
-	code = order_report(r);
+	code = r->env->body_case == MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL ? whistle_arrival(r)
+									     : order_report(r);
 	if (code != 0)
 		return code;
 	/* Recorded with the report, so a re-sent copy is known after a restart too. */

@@ -9,6 +9,7 @@
 #include "muster.h"
 #include "nearest.h"
 #include "order.h"
+#include "whistle.h"
 #include "store.h"
 #include "util.h"
 
@@ -44,6 +45,9 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_HEARTBEAT, BUS_AGENTS, ROLE_AGENT, 1, agents_heartbeat},
     {MUSTER__ENVELOPE__BODY_RECEIPT, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
     {MUSTER__ENVELOPE__BODY_STATUS, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
+    {MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
+    {MUSTER__ENVELOPE__BODY_BLOW_WHISTLE, BUS_CONTROL, STAFF, 1, whistle_blow},
+    {MUSTER__ENVELOPE__BODY_GET_WHISTLE, BUS_CONTROL, READERS, 0, whistle_get},
 };
 
 uint64_t
@@ -308,6 +312,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	order_tick(d);
+	whistle_tick(d);
 	if (store_in_batch(d->store) || bus_pending(d->bus))
 		daemon_schedule_flush(d);
 }

@@ -34,6 +34,12 @@ enum {
 	ST_ORDER_UPDATE,
 	ST_ORDERS_ACTIVE,
 	ST_ORDERS_OF,
+	ST_WHISTLE_INSERT,
+	ST_WHISTLE_CLOSE,
+	ST_WHISTLE_DEPT_PUT,
+	ST_WHISTLE_GET,
+	ST_WHISTLE_DEPTS,
+	ST_WHISTLES_OPEN,
 	ST_COUNT
 };
 
@@ -89,6 +95,24 @@ static const char *const store_sql[ST_COUNT] = {
 	"WHERE id = ?1",
     [ST_ORDERS_ACTIVE] = "SELECT * FROM orders WHERE status NOT IN (5, 8, 9, 10) ORDER BY id",
     [ST_ORDERS_OF] = "SELECT * FROM orders WHERE incident_id = ?1 ORDER BY id",
+    [ST_WHISTLE_INSERT] = "INSERT INTO whistles(place, matter, rank, headcount, called_by, "
+			  "blown_ms, deadline_ms, close_ms, incident_id, exercise, closed) VALUES "
+			  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_WHISTLE_CLOSE] = "UPDATE whistles SET closed = 1 WHERE id = ?1",
+    [ST_WHISTLE_DEPT_PUT] =
+	"INSERT INTO whistle_departments(whistle_id, department, status, "
+	"arrived_ms, rank, headcount, rank_met, headcount_met) VALUES (?1, "
+	"?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(whistle_id, department) DO "
+	"UPDATE SET status = excluded.status, arrived_ms = excluded.arrived_ms, "
+	"rank = excluded.rank, headcount = excluded.headcount, rank_met = "
+	"excluded.rank_met, headcount_met = excluded.headcount_met",
+    [ST_WHISTLE_GET] = "SELECT id, place, matter, rank, headcount, called_by, blown_ms, "
+		       "deadline_ms, close_ms, incident_id, exercise, closed FROM whistles WHERE "
+		       "id = ?1",
+    [ST_WHISTLE_DEPTS] = "SELECT department, status, arrived_ms, rank, headcount, rank_met, "
+			 "headcount_met FROM whistle_departments WHERE whistle_id = ?1 ORDER BY "
+			 "rowid",
+    [ST_WHISTLES_OPEN] = "SELECT id FROM whistles WHERE closed = 0 ORDER BY id",
 };
 
 /* Schema version 1. The incident columns follow the Incident message in muster.proto. */
@@ -144,6 +168,20 @@ static const char store_schema_v2[] =
     "CREATE INDEX orders_incident ON orders(incident_id);"
     "CREATE INDEX orders_status ON orders(status);"
     "PRAGMA user_version = 2;";
+
+/* Version 3: whistle and report. */
+static const char store_schema_v3[] =
+    "CREATE TABLE whistles ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, place TEXT NOT NULL, matter TEXT NOT NULL,"
+    " rank TEXT NOT NULL, headcount INTEGER NOT NULL, called_by TEXT NOT NULL,"
+    " blown_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL, close_ms INTEGER NOT NULL,"
+    " incident_id INTEGER NOT NULL, exercise INTEGER NOT NULL, closed INTEGER NOT NULL);"
+    "CREATE TABLE whistle_departments ("
+    " whistle_id INTEGER NOT NULL, department TEXT NOT NULL, status INTEGER NOT NULL,"
+    " arrived_ms INTEGER NOT NULL, rank TEXT NOT NULL, headcount INTEGER NOT NULL,"
+    " rank_met INTEGER NOT NULL, headcount_met INTEGER NOT NULL,"
+    " PRIMARY KEY (whistle_id, department));"
+    "PRAGMA user_version = 3;";
 
 struct store {
 	sqlite3 *db;
@@ -279,6 +317,8 @@ store_open(const char *path, char **err)
 		     sqlite3_exec(s->db, store_schema_v1, NULL, NULL, &msg) != SQLITE_OK) ||
 		    (version < 2 &&
 		     sqlite3_exec(s->db, store_schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
+		    (version < 3 &&
+		     sqlite3_exec(s->db, store_schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("%s: cannot create schema: %s", path,
 					 msg ? msg : "unknown error");
@@ -985,5 +1025,150 @@ store_load_orders(struct store *s, uint64_t incident_id, struct order ***out, si
 	}
 	*out = v;
 	*n = k;
+	return 0;
+}
+
+/* Binds and runs the upsert of one whistle department row. */
+int
+store_put_whistle_dept(struct store *s, uint64_t whistle_id, const struct whistle_dept *wd)
+{
+	sqlite3_stmt *st = s->st[ST_WHISTLE_DEPT_PUT];
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)whistle_id) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, wd->department, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, wd->status) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, wd->arrived_ms) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 5, wd->rank ? wd->rank : "", -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 6, wd->headcount) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 7, wd->rank_met) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 8, wd->headcount_met) != SQLITE_OK) {
+		store_log_error(s, "bind whistle department");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	return store_step_done(s, ST_WHISTLE_DEPT_PUT);
+}
+
+int
+store_insert_whistle(struct store *s, struct whistle *w)
+{
+	sqlite3_stmt *st = s->st[ST_WHISTLE_INSERT];
+	size_t i;
+
+	if (sqlite3_bind_text(st, 1, w->place, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, w->matter, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, w->rank, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 4, w->headcount) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 5, w->called_by, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, w->blown_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, w->deadline_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, w->close_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 9, (sqlite3_int64)w->incident_id) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 10, w->exercise) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 11, w->closed) != SQLITE_OK) {
+		store_log_error(s, "bind whistle");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_WHISTLE_INSERT) != 0)
+		return -1;
+	w->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	for (i = 0; i < w->n_depts; i++)
+		if (store_put_whistle_dept(s, w->id, &w->depts[i]) != 0)
+			return -1;
+	return 0;
+}
+
+int
+store_close_whistle(struct store *s, uint64_t id)
+{
+	if (sqlite3_bind_int64(s->st[ST_WHISTLE_CLOSE], 1, (sqlite3_int64)id) != SQLITE_OK)
+		return -1;
+	return store_step_done(s, ST_WHISTLE_CLOSE);
+}
+
+int
+store_get_whistle(struct store *s, uint64_t id, struct whistle **out)
+{
+	sqlite3_stmt *st = s->st[ST_WHISTLE_GET], *dt = s->st[ST_WHISTLE_DEPTS];
+	struct whistle *w = NULL;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)id) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		w = xcalloc(1, sizeof *w);
+		w->id = (uint64_t)sqlite3_column_int64(st, 0);
+		w->place = store_col_text(st, 1);
+		w->matter = store_col_text(st, 2);
+		w->rank = store_col_text(st, 3);
+		w->headcount = sqlite3_column_int(st, 4);
+		w->called_by = store_col_text(st, 5);
+		w->blown_ms = sqlite3_column_int64(st, 6);
+		w->deadline_ms = sqlite3_column_int64(st, 7);
+		w->close_ms = sqlite3_column_int64(st, 8);
+		w->incident_id = (uint64_t)sqlite3_column_int64(st, 9);
+		w->exercise = sqlite3_column_int(st, 10);
+		w->closed = sqlite3_column_int(st, 11);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "get whistle");
+		return -1;
+	}
+	if (w == NULL)
+		return 0;
+	if (sqlite3_bind_int64(dt, 1, (sqlite3_int64)id) != SQLITE_OK) {
+		whistle_free(w);
+		return -1;
+	}
+	while ((rc = sqlite3_step(dt)) == SQLITE_ROW) {
+		struct whistle_dept *wd;
+
+		w->depts = xrealloc(w->depts, (w->n_depts + 1) * sizeof *w->depts);
+		wd = &w->depts[w->n_depts++];
+		wd->department = store_col_text(dt, 0);
+		wd->status = sqlite3_column_int(dt, 1);
+		wd->arrived_ms = sqlite3_column_int64(dt, 2);
+		wd->rank = store_col_text(dt, 3);
+		wd->headcount = sqlite3_column_int(dt, 4);
+		wd->rank_met = sqlite3_column_int(dt, 5);
+		wd->headcount_met = sqlite3_column_int(dt, 6);
+	}
+	sqlite3_reset(dt);
+	sqlite3_clear_bindings(dt);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "get whistle departments");
+		whistle_free(w);
+		return -1;
+	}
+	*out = w;
+	return 1;
+}
+
+int
+store_open_whistles(struct store *s, uint64_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_WHISTLES_OPEN];
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (*n + 1) * sizeof **ids);
+		(*ids)[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "open whistles");
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
 	return 0;
 }

@@ -9,8 +9,9 @@
 #include "muster.pb-c.h"
 #include "order.h"
 #include "roster.h"
+#include "whistle.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_HASH_LEN 32
 
 /* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
@@ -89,6 +90,17 @@ int store_update_order(struct store *s, const struct order *o);
 /* Reads the orders of INCIDENT_ID (all of them), or with 0 every active order (not final),
  * into a new array *OUT of *N new orders (caller frees each with order_free, then *OUT). */
 int store_load_orders(struct store *s, uint64_t incident_id, struct order ***out, size_t *n);
+
+/* Inserts W and its departments (its id is assigned and written back). */
+int store_insert_whistle(struct store *s, struct whistle *w);
+/* Writes one department's answer to whistle WHISTLE_ID. */
+int store_put_whistle_dept(struct store *s, uint64_t whistle_id, const struct whistle_dept *wd);
+/* Marks whistle ID closed (compliance published). */
+int store_close_whistle(struct store *s, uint64_t id);
+/* Reads whistle ID into a new *OUT (free with whistle_free): 1 found, 0 not, -1 error. */
+int store_get_whistle(struct store *s, uint64_t id, struct whistle **out);
+/* Returns the ids of the whistles not yet closed in a new array *IDS of *N (caller frees). */
+int store_open_whistles(struct store *s, uint64_t **ids, size_t *n);
 
 /* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
 int store_checkpoint(struct store *s);

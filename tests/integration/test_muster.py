@@ -392,6 +392,54 @@ class Muster(Base):
             self.assertEqual(p.returncode, 1)
             self.assertIn(err, p.stderr)
 
+    def test_real_agent_restarted_gets_its_pending_order_and_acts_once(self):
+        """The traffic department's real muster-agent (simulating) is down when the order is
+        created; when it comes back it receives the pending order and acts on it once."""
+        import subprocess
+        from harness import AGENT
+        model = os.path.join(self.tmp, "model.conf")
+        with open(model, "w") as f:
+            f.write('models = ( { kind = "*"; turnout_s = [0, 0]; speed_kmh = 500.0; '
+                    'decline = 0.0; no_show = 0.0; clear_s = 0; } );\n')
+        self.fleet.agents.pop("traffic").close()
+        args = [AGENT, "-c", self.d.dir, "-k", "keys/agent-traffic.key", "--simulate",
+                "--model", model, "--seed", "3", "--speed", "20"]
+        agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+        try:
+            self.assertIn("registered", agent.stdout.readline())
+        finally:
+            agent.kill()
+            agent.wait(timeout=TIMEOUT)
+        inc = self.submit("s02-c03", "traffic.collision", tier=3, tier_reason="test")
+        full = self.get(inc.id)
+        patrol = [m for m in full.members if m.kind == "traffic_patrol"][0]
+        self.assertEqual(patrol.agent, "agent:traffic")
+        self.assertIn(patrol.status, (pb.ORDER_PENDING, pb.ORDER_SENT))
+        self.assertEqual(patrol.received_at_ms, 0)
+        agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            m = None
+            while time.monotonic() < deadline:
+                m = [x for x in self.get(inc.id).members if x.order_id == patrol.order_id][0]
+                if m.status == pb.ORDER_ON_SCENE:
+                    break
+                self.fleet.collect([-1], timeout=0.2)
+            self.assertEqual(m.status, pb.ORDER_ON_SCENE)
+        finally:
+            agent.terminate()
+            out = agent.communicate(timeout=TIMEOUT)[0]
+        self.drain_feed()
+        acts = [e.kind for e in self.events
+                if e.incident_id == inc.id and e.kind.startswith("order.")
+                and json.loads(e.body_json).get("order") == patrol.order_id]
+        for k in ("order.received", "order.accepted", "order.en_route", "order.on_scene"):
+            self.assertEqual(acts.count(k), 1, f"{k} in {acts}")
+        self.assertEqual(sum(1 for line in out.splitlines()
+                             if f"#{patrol.order_id} " in line and "on_scene" in line), 1)
+
 
 class Faults(Base):
     """Short deadlines (5 s receipt, 6 s acceptance) so that silence shows quickly."""
