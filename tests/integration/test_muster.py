@@ -453,6 +453,7 @@ class Faults(Base):
             text = f.read()
         text = re.sub(r"receipt_s = \d+", "receipt_s = 5", text)
         text = re.sub(r"accept_s = \d+", "accept_s = 6", text)
+        text = re.sub(r"ring_s = \d+", "ring_s = 10", text)
         with open(path, "w") as f:
             f.write(text)
         self.d.start()
@@ -547,6 +548,30 @@ class Faults(Base):
             notices += [e for d, e in other if e.WhichOneof("body") == "notice" and d == "traffic"]
         self.assertTrue(notices)
         self.assertEqual(notices[0].notice.order_id, oid)
+
+    def test_missed_ring_is_recorded_with_class_and_lateness(self):
+        inc = self.submit("s04-c02", "traffic.collision", tier=3, tier_reason="test")
+        full, got = self.orders_of(inc)
+        for oid, (dept, _) in got.items():
+            self.assertEqual(self.fleet.report(dept, oid, pb.ORDER_ACCEPTED).report_ack.code,
+                             pb.OK)
+        e = self.wait_event("ring.missed", inc.id, timeout=30)
+        b = json.loads(e.body_json)
+        self.assertIn(b["kind"], ("traffic_patrol", "volunteer_guard"))
+        self.assertGreater(b["late_ms"], 0)
+        oid = b["order"]
+        dept = got[oid][0]
+        r = self.fleet.report(dept, oid, pb.ORDER_ON_SCENE, delay=pb.DELAY_ROAD_BLOCKED)
+        self.assertEqual(r.report_ack.code, pb.OK)
+        on = self.wait_event("order.on_scene", inc.id)
+        ob = json.loads(on.body_json)
+        self.assertFalse(ob["ring_met"])
+        self.assertGreater(ob["late_ms"], 0)
+        self.assertEqual(ob["delay_reason"], pb.DELAY_ROAD_BLOCKED)
+        notes = [json.loads(x.body_json) for x in self.events if x.kind == "supervisor.notice"]
+        self.assertTrue(any(n["kind"] == "ring_missed" for n in notes))
+        self.assertEqual(sum(1 for x in self.events if x.kind == "ring.missed"
+                             and json.loads(x.body_json)["order"] == oid), 1)
 
     def test_everyone_declines_and_the_shortfall_is_reported(self):
         inc = self.submit("s09-c01", "traffic.collision", tier=3, tier_reason="test")
