@@ -44,35 +44,55 @@ while [ $i -lt 100 ] && ! grep -q watching "$T/watch.err"; do
 	sleep 0.1
 done
 
-say "muster-agent: fire, police and health agents register their units"
-for dept in fire police health; do
-	"$B/clients/muster-agent" -c "$T/conf" -k "keys/agent-$dept.key" \
-		>"$T/agent-$dept.out" 2>"$T/agent-$dept.err" &
+say "muster-agent: every department's agent, simulating its units (20x speed)"
+n_agents=0
+for key in "$T"/conf/keys/agent-*.key; do
+	dept=$(basename "$key" .key)
+	"$B/clients/muster-agent" -c "$T/conf" -k "keys/$dept.key" --simulate \
+		--model "$(pwd)/scenarios/models/default.conf" --seed 7 --speed 20 \
+		>"$T/$dept.out" 2>"$T/$dept.err" &
 	pids="$pids $!"
+	n_agents=$((n_agents + 1))
 done
-# Wait (bounded) for the three registrations and the watcher's connection.
+# Wait (bounded) for every registration.
 i=0
 while [ $i -lt 100 ]; do
 	n=$(cat "$T"/agent-*.out 2>/dev/null | grep -c '^registered' || true)
-	if [ "$n" -ge 3 ]; then break; fi
+	if [ "$n" -ge "$n_agents" ]; then break; fi
 	i=$((i + 1))
 	sleep 0.1
 done
-cat "$T"/agent-*.out
+for f in "$T"/agent-*.out; do
+	printf '%-22s %s\n' "$(basename "$f" .out):" "$(grep -m1 '^registered' "$f")"
+done
 
-say "muster incident new: an e-bike charging fire in an urban village"
-place=$(sed -n 's/.*id = "\(s0[0-9]-c0[0-9]\)".*/\1/p' "$T/conf/district.conf" | head -n 1)
-"$B/clients/muster" -c "$T/conf" incident new --type fire.ebike --place "$place" \
+say "muster incident new: an e-bike charging fire in an urban village, 2 hurt"
+place=$(sed -n 's/.*id = "\(s0[0-9]-c0[0-9]\)".*/\1/p' "$T/conf/district.conf" | sed -n 5p)
+id=$("$B/clients/muster" -c "$T/conf" incident new --type fire.ebike --place "$place" \
 	--description "e-bike battery fire in a charging shed, smoke in stairwell 3" \
-	--casualties 1 --people-affected 40 --reporter "119 call"
-"$B/clients/muster" -c "$T/conf" incident list
+	--casualties 2 --people-affected 40 --building urban_village --reporter "119 call" \
+	--json | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+echo "incident #$id reported; the joint action group is being mustered"
 
-say "the live feed (units coming on duty summarised)"
+say "the group after a few (simulated) minutes"
+i=0
+while [ $i -lt 150 ]; do
+	"$B/clients/muster" -c "$T/conf" incident show "$id" >"$T/show.txt"
+	left=$(grep -c ' SENT \| RECEIVED \| ACCEPTED \| EN_ROUTE ' "$T/show.txt" || true)
+	if [ "$left" -eq 0 ] && grep -q ON_SCENE "$T/show.txt"; then break; fi
+	i=$((i + 1))
+	sleep 0.2
+done
+cat "$T/show.txt"
+
+say "the live feed (agents, units and orders summarised)"
 i=0
 while [ $i -lt 50 ] && ! grep -q incident.opened "$T/feed.txt"; do
 	i=$((i + 1))
 	sleep 0.1
 done
-grep -v ' unit.status ' "$T/feed.txt" | cut -c1-160
-echo "... and $(grep -c ' unit.status ' "$T/feed.txt") unit status changes (units on duty)"
+grep -v ' unit.status \| order\.\| agent.registered ' "$T/feed.txt" | cut -c1-160
+echo "... with $(grep -c ' agent.registered ' "$T/feed.txt") agents registered," \
+	"$(grep -c ' unit.status ' "$T/feed.txt") unit status changes and" \
+	"$(grep -c ' order\.' "$T/feed.txt") order events"
 say "done: stopping the daemon and the agents"
