@@ -338,7 +338,7 @@ agents_report(struct request *r)
 		return 0;
 	}
 	code = r->env->body_case == MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL ? whistle_arrival(r)
-									     : order_report(r);
+									   : order_report(r);
 	if (code != 0)
 		return code;
 	/* Recorded with the report, so a re-sent copy is known after a restart too. */
