@@ -1103,6 +1103,43 @@ print_event(const Muster__Event *ev, int as_json)
 		       json_array_size(json_object_get(body, "rejected")));
 	} else if (strcmp(ev->kind, "unit.status") == 0) {
 		printf("%s: %s -> %s", jstr(body, "unit"), jstr(body, "from"), jstr(body, "to"));
+	} else if (strcmp(ev->kind, "order.created") == 0) {
+		printf("#%" PRIu64 " order #%lld: %s %s (%s) for %s, eta %.0fs", ev->incident_id,
+		       (long long)json_integer_value(json_object_get(body, "order")),
+		       jstr(body, "what"), jstr(body, "member"), jstr(body, "kind"),
+		       jstr(body, "group"), json_number_value(json_object_get(body, "eta_s")));
+	} else if (strncmp(ev->kind, "order.", 6) == 0) {
+		printf("#%" PRIu64 " order #%lld %s: %s%s%s", ev->incident_id,
+		       (long long)json_integer_value(json_object_get(body, "order")),
+		       jstr(body, "member"), ev->kind + 6,
+		       json_is_false(json_object_get(body, "ring_met")) ? " (ring MISSED)" : "",
+		       json_is_true(json_object_get(body, "ring_met")) ? " (ring met)" : "");
+	} else if (strcmp(ev->kind, "muster.assembled") == 0) {
+		printf("#%" PRIu64 " tier %lld, %s-led: %lld ordered, %lld missing",
+		       ev->incident_id,
+		       (long long)json_integer_value(json_object_get(body, "tier")),
+		       jstr(body, "level"),
+		       (long long)json_integer_value(json_object_get(body, "ordered")),
+		       (long long)json_integer_value(json_object_get(body, "missing")));
+	} else if (strcmp(ev->kind, "muster.shortfall") == 0) {
+		printf("#%" PRIu64 " SHORTFALL: %zu places cannot be filled", ev->incident_id,
+		       json_array_size(json_object_get(body, "missing")));
+	} else if (strcmp(ev->kind, "ring.missed") == 0) {
+		printf("#%" PRIu64 " RING MISSED: %s (%s) %.0fs late", ev->incident_id,
+		       jstr(body, "member"), jstr(body, "kind"),
+		       (double)json_integer_value(json_object_get(body, "late_ms")) / 1000.0);
+	} else if (strcmp(ev->kind, "supervisor.notice") == 0) {
+		printf("to %s (%s): %s", jstr(body, "to"), jstr(body, "kind"), jstr(body, "text"));
+	} else if (strcmp(ev->kind, "whistle.reported") == 0) {
+		printf("whistle #%lld: %s %s",
+		       (long long)json_integer_value(json_object_get(body, "whistle")),
+		       jstr(body, "department"), jstr(body, "status"));
+	} else if (strcmp(ev->kind, "whistle.compliance") == 0) {
+		printf("whistle #%lld: %lld on time, %lld late, %lld absent",
+		       (long long)json_integer_value(json_object_get(body, "whistle")),
+		       (long long)json_integer_value(json_object_get(body, "on_time")),
+		       (long long)json_integer_value(json_object_get(body, "late")),
+		       (long long)json_integer_value(json_object_get(body, "absent")));
 	} else {
 		printf("%s", ev->body_json);
 	}

@@ -39,7 +39,7 @@ say "muster watch: the live feed (every event after it is durable)"
 "$B/clients/muster" -c "$T/conf" -k keys/observer.key watch >"$T/feed.txt" 2>"$T/watch.err" &
 pids="$pids $!"
 i=0
-while [ $i -lt 100 ] && ! grep -q watching "$T/watch.err"; do
+while [ $i -lt 100 ] && ! grep -qs watching "$T/watch.err"; do
 	i=$((i + 1))
 	sleep 0.1
 done
