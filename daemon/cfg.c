@@ -612,6 +612,42 @@ cfg_load_departments(struct cfg_ctx *x, const config_setting_t *list, struct ros
 			      "no departments: the roster needs 'departments = ( ... )'");
 }
 
+/* Reads a unit's optional shift = [from, to]: the local hours it is on duty (may wrap
+ * midnight); without one the unit is on duty around the clock. */
+static void
+cfg_load_shift(struct cfg_ctx *x, const config_setting_t *g, const char *what, struct unit *u)
+{
+	const config_setting_t *s = config_setting_get_member(g, "shift");
+	int v[2], i;
+
+	u->shift_from = u->shift_to = -1;
+	if (s == NULL)
+		return;
+	if (!config_setting_is_array(s) || config_setting_length(s) != 2) {
+		conf_error_at(&x->conf, s, "%s: 'shift' must be [from, to] (local hours)", what);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT ||
+		    (v[i] = config_setting_get_int(e)) < 0 || v[i] > 23) {
+			conf_error_at(&x->conf, s, "%s: 'shift' hours must be whole numbers 0..23",
+				      what);
+			return;
+		}
+	}
+	if (v[0] == v[1]) {
+		conf_error_at(&x->conf, s,
+			      "%s: 'shift' [%d, %d] is empty (leave it out for "
+			      "around the clock)",
+			      what, v[0], v[1]);
+		return;
+	}
+	u->shift_from = v[0];
+	u->shift_to = v[1];
+}
+
 /* Reads the units list of the roster; stations are places of district D. */
 static void
 cfg_load_units(struct cfg_ctx *x, const config_setting_t *list, struct roster *r,
@@ -619,7 +655,7 @@ cfg_load_units(struct cfg_ctx *x, const config_setting_t *list, struct roster *r
 {
 	static const char *const keys[] = {"id",      "name",  "department", "kind",
 					   "station", "agent", "people",     "skills",
-					   "lat",     "lon",   NULL};
+					   "lat",     "lon",   "shift",	     NULL};
 	int i, n = list ? config_setting_length(list) : 0;
 	char what[256];
 
@@ -667,6 +703,7 @@ cfg_load_units(struct cfg_ctx *x, const config_setting_t *list, struct roster *r
 		u->lat = u->home_lat;
 		u->lon = u->home_lon;
 		u->status = UNIT_STATUS_UNKNOWN;
+		cfg_load_shift(x, g, what, u);
 		conf_index_add(&x->units, u->id, (int)r->n_units, (unsigned)u->line);
 		r->n_units++;
 	}

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* What the muster keeps of an open incident. */
 struct mincident {
@@ -375,6 +376,16 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 	exclude = xcalloc(r->n_units ? r->n_units : 1, 1);
 	if (store_load_orders(d->store, mi->id, &seen.v, &seen.n) != 0)
 		goto out;
+	/* Units off shift now are not asked, whatever their agents say. */
+	{
+		time_t t = (time_t)(now / 1000);
+		struct tm tm;
+		int hour = localtime_r(&t, &tm) ? tm.tm_hour : 0;
+
+		for (i = 0; i < r->n_units; i++)
+			if (!roster_on_shift(&r->units[i], hour))
+				exclude[i] = 1;
+	}
 	/* Units on any active order are not available; nor are this incident's refusers. */
 	for (i = 0; i < orders_count(d->orders); i++) {
 		struct order *o = orders_at(d->orders, i);

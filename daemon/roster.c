@@ -7,6 +7,16 @@
 #include <string.h>
 
 /* Finds a department's index by id (departments are few). */
+int
+roster_on_shift(const struct unit *u, int hour)
+{
+	if (u->shift_from < 0)
+		return 1;
+	if (u->shift_from < u->shift_to)
+		return hour >= u->shift_from && hour < u->shift_to;
+	return hour >= u->shift_from || hour < u->shift_to;
+}
+
 const char *
 roster_status_name(enum unit_status s)
 {

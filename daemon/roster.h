@@ -33,6 +33,7 @@ struct unit {
 	char **skills;
 	size_t n_skills;
 	double home_lat, home_lon;
+	int shift_from, shift_to; /* on duty [from, to) local hours, may wrap; -1: always */
 	int line;
 	/* live, from heartbeats; never from the file */
 	double lat, lon;
@@ -80,6 +81,8 @@ struct unit *roster_unit(struct roster *r, const char *id);
 /* Copies the live state (position, status, last seen) of units with the same id from OLD
  * into NEW, so that a configuration reload keeps what agents have told us. */
 void roster_carry_live(struct roster *new_roster, const struct roster *old_roster);
+/* Returns 1 when U is on shift at local hour HOUR (0..23). */
+int roster_on_shift(const struct unit *u, int hour);
 /* Returns "available", "busy", "off_duty", "out_of_service" or "unknown". */
 const char *roster_status_name(enum unit_status s);
 /* Frees R and everything in it; accepts NULL. */

@@ -85,6 +85,12 @@ class Config(DaemonTest):
                                                      'station = "atlantis"', 1))
         self.check_fails(f"roster.conf:{line}:", r"atlantis")
 
+    def test_bad_shift(self):
+        line = self.line_of("roster.conf", 'station = "s01-c01";')
+        self.edit("roster.conf", lambda t: t.replace('station = "s01-c01";',
+                                                     'station = "s01-c01"; shift = [6, 6];', 1))
+        self.check_fails(f"roster.conf:{line}:", r"'shift' \[6, 6\] is empty")
+
     def test_bad_reload_keeps_running_configuration(self):
         self.d.start()
         good = open(self.path("district.conf")).read()

@@ -441,6 +441,38 @@ class Muster(Base):
                              if f"#{patrol.order_id} " in line and "on_scene" in line), 1)
 
 
+class Shifts(Base):
+    """Every traffic patrol is off shift now: none is asked, and the shortfall says so."""
+
+    start_daemon = False
+
+    def setUp(self):
+        DaemonTest.setUp(self)
+        hour = time.localtime().tm_hour
+        off = f"shift = [{(hour + 1) % 24}, {(hour + 2) % 24}];"
+        path = os.path.join(self.d.dir, "roster.conf")
+        with open(path) as f:
+            text = f.read()
+        text, n = re.subn(r'(kind = "traffic_patrol";)', r"\1 " + off, text)
+        self.assertGreater(n, 0)
+        with open(path, "w") as f:
+            f.write(text)
+        self.d.start()
+        self.feed = self.raw("feed", sock_type=zmq.SUB, key=self.d.key("observer.key"))
+        self.events = []
+        self.fleet = Fleet(self)
+        self.op = self.operator()
+
+    def test_off_shift_units_are_not_ordered(self):
+        inc = self.submit("s06-c01", "traffic.collision", tier=3, tier_reason="test")
+        kinds = [m.kind for m in self.get(inc.id).members]
+        self.assertNotIn("traffic_patrol", kinds)
+        self.assertIn("volunteer_guard", kinds)
+        self.drain_feed()
+        short = [json.loads(e.body_json) for e in self.events if e.kind == "muster.shortfall"]
+        self.assertEqual([m["kind"] for m in short[0]["missing"]], ["traffic_patrol"])
+
+
 class Faults(Base):
     """Short deadlines (5 s receipt, 6 s acceptance) so that silence shows quickly."""
 

@@ -48,9 +48,32 @@ test_status_names(void)
 	CHECK_STR(roster_status_name((enum unit_status)77), "unknown");
 }
 
+/* Shifts: no shift is always on; a day shift and a night shift that wraps midnight. */
+static void
+test_shifts(void)
+{
+	struct unit u;
+	int h, on = 0;
+
+	memset(&u, 0, sizeof u);
+	u.shift_from = u.shift_to = -1;
+	for (h = 0; h < 24; h++)
+		on += roster_on_shift(&u, h);
+	CHECK(on == 24);
+	u.shift_from = 8;
+	u.shift_to = 20;
+	CHECK(!roster_on_shift(&u, 7) && roster_on_shift(&u, 8) && roster_on_shift(&u, 19) &&
+	      !roster_on_shift(&u, 20));
+	u.shift_from = 20;
+	u.shift_to = 8;
+	CHECK(roster_on_shift(&u, 20) && roster_on_shift(&u, 23) && roster_on_shift(&u, 0) &&
+	      roster_on_shift(&u, 7) && !roster_on_shift(&u, 8) && !roster_on_shift(&u, 19));
+}
+
 int
 main(void)
 {
+	RUN(test_shifts);
 	RUN(test_lookups);
 	RUN(test_status_names);
 	TEST_DONE();
