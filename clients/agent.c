@@ -31,6 +31,7 @@
 #define AGENT_ORDERS_MAX 1024 /* orders kept in full; older final ones are forgotten */
 #define AGENT_LINE_MAX 65536  /* longest input line (stdin or --exec output) */
 #define BACKOFF_FIRST_MS 1000
+#define AGENT_REREGISTER_MS 3000 /* ask again when not registered this long after asking */
 #define BACKOFF_MAX_MS 30000
 
 enum mode {
@@ -95,7 +96,8 @@ struct kind {
 struct agent {
 	enum mode mode;
 	void *ctx, *sock, *mon;
-	char **want; /* units asked for on the command line (none: all of ours) */
+	int64_t last_register; /* monotonic ms of the last Register sent */
+	char **want;	       /* units asked for on the command line (none: all of ours) */
 	size_t n_want;
 	Muster__UnitState **units; /* accepted units and their live state */
 	size_t n_units;
@@ -383,6 +385,7 @@ agent_register(struct agent *a)
 	if (client_send(a->sock, &e) != 0)
 		log_warn("agent: send register");
 	a->registered = 0;
+	a->last_register = now_ms();
 }
 
 /* Sends a heartbeat with every unit's position and status. */
@@ -2015,9 +2018,10 @@ main(int argc, char **argv)
 	a.ctx = zmq_ctx_new();
 	if (a.ctx == NULL)
 		fatalx("cannot create a ZeroMQ context");
-	a.sock = client_socket(a.ctx, ZMQ_DEALER, cc.agents, &cc, &err);
+	a.sock = client_socket_unconnected(a.ctx, ZMQ_DEALER, &cc, &err);
 	if (a.sock == NULL)
 		fatalx("%s", err);
+	/* The monitor before the connection, so that the first handshake is seen. */
 	if (zmq_socket_monitor(a.sock, "inproc://agent-monitor",
 			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
 				   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
@@ -2025,6 +2029,8 @@ main(int argc, char **argv)
 	a.mon = zmq_socket(a.ctx, ZMQ_PAIR);
 	if (a.mon == NULL || zmq_connect(a.mon, "inproc://agent-monitor") != 0)
 		fatalx("monitor: %s", zmq_strerror(errno));
+	if (client_socket_connect(a.sock, cc.agents, &err) != 0)
+		fatalx("%s", err);
 	log_info("agent: connecting to %s", cc.agents);
 	if (a.mode == MODE_INTERACTIVE)
 		out("muster-agent: orders appear here; type help for the commands\n");
@@ -2095,6 +2101,10 @@ main(int argc, char **argv)
 		agent_pump(&a);
 		if (a.registered && now_ms() >= a.next_heartbeat)
 			agent_heartbeat(&a);
+		/* Not registered a while after asking (a lost answer, a missed handshake event):
+		 * ask again. Registering is idempotent. */
+		if (!a.registered && now_ms() - a.last_register >= AGENT_REREGISTER_MS)
+			agent_register(&a);
 	}
 	log_info("agent: stopping");
 	if (a.reports)

@@ -115,6 +115,27 @@ client_conf_finish(struct client_conf *c)
 void *
 client_socket(void *ctx, int type, const char *endpoint, const struct client_conf *c, char **err)
 {
+	void *s = client_socket_unconnected(ctx, type, c, err);
+
+	if (s != NULL && client_socket_connect(s, endpoint, err) != 0)
+		return NULL;
+	return s;
+}
+
+int
+client_socket_connect(void *s, const char *endpoint, char **err)
+{
+	if (zmq_connect(s, endpoint) != 0) {
+		*err = xasprintf("cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+		zmq_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void *
+client_socket_unconnected(void *ctx, int type, const struct client_conf *c, char **err)
+{
 	void *s = zmq_socket(ctx, type);
 	int linger = 500, ivl = 100, ivl_max = 5000;
 
@@ -130,11 +151,6 @@ client_socket(void *ctx, int type, const char *endpoint, const struct client_con
 	    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
 	    zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0) {
 		*err = xasprintf("socket options: %s", zmq_strerror(errno));
-		zmq_close(s);
-		return NULL;
-	}
-	if (zmq_connect(s, endpoint) != 0) {
-		*err = xasprintf("cannot connect to %s: %s", endpoint, zmq_strerror(errno));
 		zmq_close(s);
 		return NULL;
 	}

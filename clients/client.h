@@ -25,6 +25,11 @@ int client_conf_load(struct client_conf *c, const char *conf, const char *key_fi
 /* Frees the strings of C. */
 void client_conf_finish(struct client_conf *c);
 
+/* As client_socket, but not yet connected: attach a socket monitor first, then connect with
+ * client_socket_connect, or the monitor can miss the first handshake. */
+void *client_socket_unconnected(void *ctx, int type, const struct client_conf *c, char **err);
+/* Connects S to ENDPOINT. Returns 0, or -1 with *ERR a new message (S is then closed). */
+int client_socket_connect(void *s, const char *endpoint, char **err);
 /* Returns a new socket of TYPE in CTX, CURVE client, connected to ENDPOINT; NULL with *ERR. */
 void *client_socket(void *ctx, int type, const char *endpoint, const struct client_conf *c,
 		    char **err);

@@ -1195,7 +1195,7 @@ cmd_watch(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	if (ctx == NULL)
 		die("cannot create a ZeroMQ context");
-	s = client_socket(ctx, ZMQ_SUB, cc.feed, &cc, &err);
+	s = client_socket_unconnected(ctx, ZMQ_SUB, &cc, &err);
 	if (s == NULL)
 		die("%s", err);
 	if (zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0) != 0 ||
@@ -1207,6 +1207,9 @@ cmd_watch(int argc, char **argv)
 	mon = zmq_socket(ctx, ZMQ_PAIR);
 	if (mon == NULL || zmq_connect(mon, "inproc://watch-monitor") != 0)
 		die("watch: monitor: %s", zmq_strerror(errno));
+	/* Connected only now that the monitor listens: the first handshake is not missed. */
+	if (client_socket_connect(s, cc.feed, &err) != 0)
+		die("%s", err);
 	while (!stopping && (count < 0 || seen < count)) {
 		zmq_pollitem_t pi[2] = {{.socket = s, .events = ZMQ_POLLIN},
 					{.socket = mon, .events = ZMQ_POLLIN}};

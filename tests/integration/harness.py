@@ -294,6 +294,14 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(self.d.alive())
 
 
+def read_line(stream, timeout=TIMEOUT):
+    """Reads one line from a child's pipe, or fails after TIMEOUT seconds (never hangs)."""
+    rl, _, _ = select.select([stream], [], [], timeout)
+    if not rl:
+        raise AssertionError(f"no line within {timeout} s")
+    return stream.readline()
+
+
 def roster_units(roster_text):
     """The units of a roster.conf in file order, as dicts (parsed with regexes, test-side)."""
     block = re.search(r"^units = \((.*?)^\);", roster_text, re.M | re.S).group(1)

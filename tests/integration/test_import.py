@@ -7,7 +7,7 @@ import random
 import re
 import subprocess
 
-from harness import AGENT, MUSTERD, DaemonTest, main, run
+from harness import AGENT, MUSTERD, DaemonTest, main, read_line, run
 
 
 def sample_units(roster_text):
@@ -55,7 +55,7 @@ class Import(DaemonTest):
         agent = subprocess.Popen([AGENT, "-c", self.d.dir, "-k", "keys/agent-fire.key"],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
-            line = agent.stdout.readline()
+            line = read_line(agent.stdout)
         finally:
             agent.terminate()
             agent.wait(timeout=20)

@@ -407,7 +407,8 @@ class Muster(Base):
         agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True)
         try:
-            self.assertIn("registered", agent.stdout.readline())
+            from harness import read_line
+            self.assertIn("registered", read_line(agent.stdout))
         finally:
             agent.kill()
             agent.wait(timeout=TIMEOUT)
