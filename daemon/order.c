@@ -263,9 +263,10 @@ order_send(struct daemon *d, struct order *o)
 	size_t rid_len;
 
 	if (agents_route(d->agents, o->agent, &rid, &rid_len) != 0) {
-		/* No session: try again soon; the agent's registration also triggers a send. */
+		/* No session: try again soon; the agent's registration also triggers a send.
+		 * The retry time is memory only (a restart resets it), so nothing is written. */
 		o->next_send_ms = now + 1000;
-		return store_update_order(d->store, o);
+		return 0;
 	}
 	o->attempt++;
 	backoff = 1000LL << (o->attempt < 5 ? o->attempt - 1 : 4);
@@ -408,6 +409,23 @@ order_due(struct daemon *d, struct order *o, int64_t now)
 	return 0;
 }
 
+/* Returns 1 when the clock has something for O now (cheap: no SQL). */
+static int
+order_is_due(const struct order *o, int64_t now)
+{
+	int unconfirmed = o->status == MUSTER__ORDER_STATUS__ORDER_PENDING ||
+			  o->status == MUSTER__ORDER_STATUS__ORDER_SENT;
+
+	if (!order_holds(o))
+		return 0;
+	return (unconfirmed && ((o->receipt_deadline_ms && now >= o->receipt_deadline_ms) ||
+				(o->next_send_ms && now >= o->next_send_ms))) ||
+	       (o->status == MUSTER__ORDER_STATUS__ORDER_RECEIVED && o->accept_deadline_ms &&
+		now >= o->accept_deadline_ms) ||
+	       (o->ring_deadline_ms && !o->ring_reported && o->on_scene_ms == 0 &&
+		now > o->ring_deadline_ms);
+}
+
 void
 order_tick(struct daemon *d)
 {
@@ -419,6 +437,8 @@ order_tick(struct daemon *d)
 		struct order *o = orders_at(d->orders, i), saved = *o;
 		int rc;
 
+		if (!order_is_due(o, now))
+			continue; /* most orders, most ticks: no savepoint, no SQL */
 		if (store_savepoint(d->store) != 0)
 			break;
 		rc = order_due(d, o, now);
