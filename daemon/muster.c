@@ -387,14 +387,8 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 				exclude[i] = 1;
 	}
 	/* Units on any active order are not available; nor are this incident's refusers. */
-	for (i = 0; i < orders_count(d->orders); i++) {
-		struct order *o = orders_at(d->orders, i);
-		struct unit *u;
-
-		if (o->what == ORDER_UNIT && order_holds(o) &&
-		    (u = roster_unit(r, o->member_id)) != NULL)
-			exclude[u - r->units] = 1;
-	}
+	for (i = 0; i < r->n_units; i++)
+		exclude[i] |= r->units[i].held > 0;
 	for (i = 0; i < seen.n; i++) {
 		struct unit *u;
 
@@ -539,15 +533,19 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 			goto out;
 	}
 	/* Everything is recorded: now the orders join the active set and go out. */
-	for (i = 0; i < n_fresh; i++)
+	for (i = 0; i < n_fresh; i++) {
 		orders_add(d->orders, fresh[i]);
+		muster_hold(d, fresh[i], +1);
+	}
 	for (i = 0; i < n_fresh; i++) {
 		if (order_send(d, fresh[i]) != 0) {
 			/* The caller rolls the rows back; take the orders out of memory too. */
 			size_t k;
 
-			for (k = 0; k < n_fresh; k++)
+			for (k = 0; k < n_fresh; k++) {
 				fresh[k]->status = MUSTER__ORDER_STATUS__ORDER_CANCELLED;
+				muster_hold(d, fresh[k], -1);
+			}
 			orders_prune(d->orders);
 			n_fresh = 0;
 			goto out;
@@ -568,6 +566,15 @@ out:
 	json_decref(missing);
 	json_decref(members);
 	return rc;
+}
+
+void
+muster_hold(struct daemon *d, const struct order *o, int delta)
+{
+	struct unit *u;
+
+	if (o->what == ORDER_UNIT && (u = roster_unit(d->cfg->roster, o->member_id)) != NULL)
+		u->held += delta;
 }
 
 int
@@ -673,23 +680,31 @@ muster_send_order(struct daemon *d, struct order *o)
 	char *cslot = mi ? muster_commander_slot(d, mi) : NULL;
 	const char *commander = "";
 	const uint8_t *rid;
-	size_t rid_len, i, k = 0;
+	size_t rid_len, i, k = 0, n = 0;
+	struct order **v = NULL;
 	Envelope e;
 	Muster__Order msg;
 	Muster__Location loc;
 	Muster__Coordinates co;
 	Muster__GroupMember *gm, **gmv;
+	int rc = 0;
 
 	if (mi == NULL || agents_route(d->agents, o->agent, &rid, &rid_len) != 0) {
 		free(cslot);
 		return 0;
 	}
-	gm = xcalloc(orders_count(d->orders) + 1, sizeof *gm);
-	gmv = xcalloc(orders_count(d->orders) + 1, sizeof *gmv);
-	for (i = 0; i < orders_count(d->orders); i++) {
-		struct order *x = orders_at(d->orders, i);
+	/* The group and the commander from the incident's own orders (an indexed read), so a
+	 * send costs the same however many other incidents are open. */
+	if (store_load_orders(d->store, o->incident_id, &v, &n) != 0) {
+		free(cslot);
+		return -1;
+	}
+	gm = xcalloc(n + 1, sizeof *gm);
+	gmv = xcalloc(n + 1, sizeof *gmv);
+	for (i = 0; i < n; i++) {
+		struct order *x = v[i];
 
-		if (x->incident_id != o->incident_id || !order_holds(x))
+		if (!order_holds(x))
 			continue;
 		if (cslot && strcmp(x->slot, cslot) == 0)
 			commander = x->member_id;
@@ -736,8 +751,11 @@ muster_send_order(struct daemon *d, struct order *o)
 	daemon_send_agent(d, rid, rid_len, &e);
 	free(gm);
 	free(gmv);
+	for (i = 0; i < n; i++)
+		order_free(v[i]);
+	free(v);
 	free(cslot);
-	return 0;
+	return rc;
 }
 
 int
@@ -809,7 +827,10 @@ muster_load(struct daemon *d)
 	}
 	if (store_load_orders(d->store, 0, &ov, &n) != 0)
 		return -1;
+	for (i = 0; i < d->cfg->roster->n_units; i++)
+		d->cfg->roster->units[i].held = 0;
 	for (i = 0; i < n; i++) {
+		muster_hold(d, ov[i], +1);
 		/* After a restart every unconfirmed order goes out again as soon as its agent
 		 * registers (order_agent_back) or the next tick finds it due. */
 		if (ov[i]->status == MUSTER__ORDER_STATUS__ORDER_PENDING ||

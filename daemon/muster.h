@@ -27,6 +27,8 @@ int muster_fill(struct daemon *d, uint64_t id, const char *actor);
 int muster_retier(struct daemon *d, uint64_t id, int tier, const char *actor);
 /* Incident ID closed: cancels every active order and forgets the incident. */
 int muster_stop(struct daemon *d, uint64_t id, const char *actor);
+/* Counts order O (a unit's) as holding its unit (DELTA +1) or no longer (-1). */
+void muster_hold(struct daemon *d, const struct order *o, int delta);
 /* Queues order O to its agent (first send or re-send); stays pending while the agent has no
  * session. */
 int muster_send_order(struct daemon *d, struct order *o);

@@ -197,14 +197,30 @@ order_event_body(const struct order *o)
 	return b;
 }
 
+/* Puts O back as SAVED was (the unit of work failed), keeping its unit's hold count true. */
+static void
+order_restore(struct daemon *d, struct order *o, const struct order *saved)
+{
+	int held_now = order_holds(o);
+
+	*o = *saved;
+	if (!held_now && order_holds(o))
+		muster_hold(d, o, +1);
+	else if (held_now && !order_holds(o))
+		muster_hold(d, o, -1);
+}
+
 int
 order_set_status(struct daemon *d, struct order *o, int status, int64_t now, const char *actor,
 		 const char *note)
 {
 	char kind[40];
 	json_t *body;
+	int was_holding = order_holds(o);
 
 	o->status = status;
+	if (was_holding && !order_holds(o))
+		muster_hold(d, o, -1);
 	switch (status) {
 	case MUSTER__ORDER_STATUS__ORDER_RECEIVED:
 		o->received_ms = now;
@@ -333,7 +349,7 @@ order_report(struct request *r)
 		if (!receipt && r->env->status->delay_reason &&
 		    order_set_status(r->d, o, o->status, now, r->client->id,
 				     r->env->status->note) != 0) {
-			*o = saved;
+			order_restore(r->d, o, &saved);
 			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 					    "could not record the report");
 		}
@@ -349,7 +365,7 @@ order_report(struct request *r)
 			     receipt ? NULL : r->env->status->note) != 0 ||
 	    (to == MUSTER__ORDER_STATUS__ORDER_DECLINED &&
 	     muster_fill(r->d, incident, "musterd") != 0)) {
-		*o = saved; /* the savepoint undoes the rows; this undoes the memory */
+		order_restore(r->d, o, &saved); /* the savepoint undoes the rows */
 		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 				    "could not record the report");
 	}
@@ -444,7 +460,7 @@ order_tick(struct daemon *d)
 		rc = order_due(d, o, now);
 		if (rc < 0) {
 			store_rollback_to(d->store);
-			*o = saved;
+			order_restore(d, o, &saved);
 			log_warnx("order: #%" PRIu64 ": could not record what time asked", o->id);
 			continue;
 		}

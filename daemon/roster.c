@@ -49,16 +49,52 @@ roster_department(const struct roster *r, const char *id)
 }
 
 /* Finds a unit by id with a scan. */
-struct unit *
-roster_unit(struct roster *r, const char *id)
+/* Orders unit indexes by the ids they point at (qsort_r is not C11; the roster is passed
+ * through a file-scope pointer that only roster_index_build sets, single-threaded). */
+static const struct roster *roster_sorting;
+
+/* Compares two unit indexes by unit id. */
+static int
+roster_cmp_index_cb(const void *a, const void *b)
+{
+	return strcmp(roster_sorting->units[*(const int *)a].id,
+		      roster_sorting->units[*(const int *)b].id);
+}
+
+/* Builds R's id index. */
+static void
+roster_index_build(struct roster *r)
 {
 	size_t i;
 
+	r->by_id = xmalloc((r->n_units ? r->n_units : 1) * sizeof *r->by_id);
+	for (i = 0; i < r->n_units; i++)
+		r->by_id[i] = (int)i;
+	roster_sorting = r;
+	qsort(r->by_id, r->n_units, sizeof *r->by_id, roster_cmp_index_cb);
+	roster_sorting = NULL;
+}
+
+struct unit *
+roster_unit(struct roster *r, const char *id)
+{
+	size_t lo = 0, hi;
+
 	if (r == NULL || id == NULL)
 		return NULL;
-	for (i = 0; i < r->n_units; i++) {
-		if (strcmp(r->units[i].id, id) == 0)
-			return &r->units[i];
+	if (r->by_id == NULL)
+		roster_index_build(r);
+	hi = r->n_units;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->units[r->by_id[mid]].id, id);
+
+		if (c == 0)
+			return &r->units[r->by_id[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return NULL;
 }
@@ -100,6 +136,7 @@ roster_carry_live(struct roster *new_roster, const struct roster *old_roster)
 		u->lon = (*hit)->lon;
 		u->status = (*hit)->status;
 		u->last_seen_ms = (*hit)->last_seen_ms;
+		u->held = (*hit)->held;
 	}
 	free(old_sorted);
 }
@@ -123,6 +160,7 @@ roster_free(struct roster *r)
 
 	if (r == NULL)
 		return;
+	free(r->by_id);
 	for (i = 0; i < r->n_departments; i++) {
 		free(r->departments[i].id);
 		free(r->departments[i].name);

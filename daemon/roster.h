@@ -39,6 +39,7 @@ struct unit {
 	double lat, lon;
 	enum unit_status status;
 	int64_t last_seen_ms; /* 0 = never heard from */
+	int held;	      /* active orders that hold this unit (muster keeps it) */
 };
 
 struct person {
@@ -72,6 +73,8 @@ struct roster {
 	size_t n_people;
 	struct expert *experts;
 	size_t n_experts;
+	int *by_id; /* unit indexes sorted by id, built on first look-up (the units never
+		       change after loading; a reload builds a new roster) */
 };
 
 /* Returns the index of the department with ID, or -1. */
