@@ -53,6 +53,8 @@ usage(void)
 	    "  watch [--json] [--count N]   print the live feed of committed events\n"
 	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
 	    "                               a roster CSV export as a file roster.conf includes\n"
+	    "  snapshot NAME                a consistent copy of the daemon's database, written\n"
+	    "                               into its snapshot_dir (for analysis)\n"
 	    "  plans [TYPE] [--json]        the response plans (tiers, groups, rings) as loaded\n"
 	    "  keys new PATH [--id ID --role ROLE [--department D]]\n"
 	    "                               a new key pair and its clients.conf entry\n"
@@ -610,6 +612,30 @@ cmd_whistle(int argc, char **argv)
 	if (r->body_case != MUSTER__ENVELOPE__BODY_WHISTLE_REPLY || !r->whistle_reply->whistle)
 		die("unexpected reply %s", wire_body_name(r->body_case));
 	print_whistle(r->whistle_reply->whistle, as_json);
+	wire_free(r);
+	return 0;
+}
+
+/* muster snapshot NAME: a consistent copy of the running daemon's database, written into its
+ * snapshot_dir, for muster report and other analysis. */
+static int
+cmd_snapshot(int argc, char **argv)
+{
+	Envelope e, *r;
+	Muster__Snapshot sn;
+
+	if (argc != 2)
+		usage();
+	muster__envelope__init(&e);
+	muster__snapshot__init(&sn);
+	sn.name = argv[1];
+	e.body_case = MUSTER__ENVELOPE__BODY_SNAPSHOT;
+	e.snapshot = &sn;
+	r = call(&e);
+	if (r->body_case != MUSTER__ENVELOPE__BODY_SNAPSHOT_REPLY)
+		die("unexpected reply %s", wire_body_name(r->body_case));
+	printf("%s: %" PRIu64 " timeline events, %" PRIu64 " bytes\n", r->snapshot_reply->path,
+	       r->snapshot_reply->events, r->snapshot_reply->bytes);
 	wire_free(r);
 	return 0;
 }
@@ -1303,6 +1329,8 @@ main(int argc, char **argv)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)
 		return cmd_watch(argc, argv);
+	if (strcmp(argv[0], "snapshot") == 0)
+		return cmd_snapshot(argc, argv);
 	if (strcmp(argv[0], "whistle") == 0)
 		return cmd_whistle(argc, argv);
 	if (strcmp(argv[0], "divert") == 0)

@@ -65,6 +65,8 @@ static const struct cfg_option cfg_options[] = {
 	    "departments, units, people and experts"),
     CFG_STR("plans", CFG_T_PATH, plans_file, "plans.conf",
 	    "tier rules and response plans; optional: a missing file means no plans"),
+    CFG_STR("snapshot_dir", CFG_T_PATH, snapshot_dir, "snapshots",
+	    "directory where `muster snapshot` writes its copies; created when needed"),
     CFG_INT("max_frame", max_frame, 256, 16777216, 65536,
 	    "largest frame accepted, bytes; a larger one disconnects the peer"),
     CFG_INT("heartbeat_interval_ms", heartbeat_interval_ms, 100, 600000, 5000,
@@ -1107,6 +1109,7 @@ cfg_free(struct config *c)
 	free(c->district_file);
 	free(c->roster_file);
 	free(c->plans_file);
+	free(c->snapshot_dir);
 	sodium_memzero(c->secret_key, sizeof c->secret_key);
 	geo_free(c->district);
 	roster_free(c->roster);

@@ -39,8 +39,9 @@ struct config {
 	char *clients_file; /* resolved paths of the other files */
 	char *district_file;
 	char *roster_file;
-	char *plans_file; /* may be NULL until plans exist */
-	int max_frame;	  /* bytes; larger frames disconnect the peer */
+	char *plans_file;   /* may be NULL until plans exist */
+	char *snapshot_dir; /* where online backups for analysts are written */
+	int max_frame;	    /* bytes; larger frames disconnect the peer */
 	int heartbeat_interval_ms;
 	int unit_stale_ms;	/* a unit not heard from for this long is not available */
 	int checkpoint_idle_ms; /* WAL checkpoint after this long without writes */

@@ -18,7 +18,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <zmq.h>
+
+/* A snapshot asked for in this loop iteration: taken after the commit, then answered. */
+struct snapshot_req {
+	char *path;
+	enum bus_socket which;
+	uint8_t rid[BUS_RID_MAX];
+	size_t rid_len;
+	uint64_t corr;
+};
+
+static int daemon_snapshot(struct request *r);
 
 /* One row of the dispatch table. */
 struct handler {
@@ -48,6 +61,7 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL, BUS_AGENTS, ROLE_AGENT, 1, agents_report},
     {MUSTER__ENVELOPE__BODY_BLOW_WHISTLE, BUS_CONTROL, STAFF, 1, whistle_blow},
     {MUSTER__ENVELOPE__BODY_GET_WHISTLE, BUS_CONTROL, READERS, 0, whistle_get},
+    {MUSTER__ENVELOPE__BODY_SNAPSHOT, BUS_CONTROL, READERS, 0, daemon_snapshot},
 };
 
 uint64_t
@@ -269,6 +283,87 @@ out:
 	wire_free(env);
 }
 
+/* Checks a snapshot request and records it; the copy is made after this iteration's commit,
+ * so that it holds only committed work and never a half-made batch. */
+static int
+daemon_snapshot(struct request *r)
+{
+	const char *name = r->env->snapshot->name, *p;
+	struct snapshot_req *q;
+	struct stat st;
+	char *path;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '.' || strlen(name) > 100)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "name",
+				    "give a plain file name (1 to 100 of A-Z a-z 0-9 . _ -)");
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return request_fail(
+			    r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "name",
+			    "give a plain file name (1 to 100 of A-Z a-z 0-9 . _ -)");
+	if (mkdir(r->d->cfg->snapshot_dir, 0750) != 0 && errno != EEXIST)
+		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL, "%s: %s",
+				    r->d->cfg->snapshot_dir, strerror(errno));
+	path = xasprintf("%s/%s", r->d->cfg->snapshot_dir, name);
+	if (stat(path, &st) == 0) {
+		free(path);
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "name",
+				    "%s exists; snapshots never overwrite", name);
+	}
+	r->d->snapshots = xrealloc(r->d->snapshots, (r->d->n_snapshots + 1) * sizeof *q);
+	q = &r->d->snapshots[r->d->n_snapshots++];
+	memset(q, 0, sizeof *q);
+	q->path = path;
+	q->which = r->msg->which;
+	memcpy(q->rid, r->msg->rid, r->msg->rid_len);
+	q->rid_len = r->msg->rid_len;
+	q->corr = r->env->correlation_id ? r->env->correlation_id : UINT64_MAX;
+	return 0;
+}
+
+/* Takes the snapshots asked for (the batch has committed, or FAILED says it did not) and
+ * queues their answers. */
+static void
+daemon_take_snapshots(struct daemon *d, int failed)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_snapshots; i++) {
+		struct snapshot_req *q = &d->snapshots[i];
+		uint64_t events = 0;
+		char *err = NULL;
+		uint8_t *buf;
+		size_t len;
+
+		if (failed || store_snapshot(d->store, q->path, &events, &err) != 0) {
+			log_warnx("daemon: snapshot %s: %s", q->path, err ? err : "batch failed");
+			buf = wire_error(daemon_next_seq(d), q->corr,
+					 MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+					 err ? err : "the batch did not commit; try again", &len);
+		} else {
+			Envelope e;
+			Muster__SnapshotReply sr;
+			struct stat st;
+
+			wire_init(&e, daemon_next_seq(d), q->corr, 0);
+			muster__snapshot_reply__init(&sr);
+			sr.path = q->path;
+			sr.events = events;
+			sr.bytes = stat(q->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+			e.body_case = MUSTER__ENVELOPE__BODY_SNAPSHOT_REPLY;
+			e.snapshot_reply = &sr;
+			buf = wire_pack(&e, &len);
+			log_info("daemon: snapshot %s: %llu events", q->path,
+				 (unsigned long long)events);
+		}
+		bus_queue(d->bus, q->which, q->rid, q->rid_len, NULL, buf, len, 0);
+		free(err);
+		free(q->path);
+	}
+	d->n_snapshots = 0;
+}
+
 /* End of the loop iteration: one commit for everything, then the sends. */
 static void
 daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -281,11 +376,13 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 		if (store_commit(d->store) != 0) {
 			d->batch_failures++;
 			log_warnx("daemon: commit failed; the batch's replies become errors");
+			daemon_take_snapshots(d, 1);
 			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
 			daemon_resync(d);
 			return;
 		}
 	}
+	daemon_take_snapshots(d, 0);
 	bus_release(d->bus);
 	if (d->writes_since_checkpoint > 0) {
 		idle.tv_sec = d->cfg->checkpoint_idle_ms / 1000;
@@ -424,6 +521,10 @@ daemon_free(struct daemon *d)
 		event_free(d->idle_ev);
 	if (d->tick_ev)
 		event_free(d->tick_ev);
+	/* The bus is gone: pending snapshots are dropped unanswered, like any late request. */
+	for (size_t i = 0; i < d->n_snapshots; i++)
+		free(d->snapshots[i].path);
+	free(d->snapshots);
 	agents_free(d->agents);
 	orders_free(d->orders);
 	muster_free(d->muster);

@@ -42,6 +42,8 @@ struct daemon {
 	uint64_t out_seq;	 /* sequence number of our outgoing envelopes */
 	int writes_since_checkpoint;
 	uint64_t batches, batch_failures; /* commits and failed commits since start */
+	struct snapshot_req *snapshots;	  /* asked for in this iteration, taken after commit */
+	size_t n_snapshots;
 };
 
 /* The context a handler gets: who asked, on which socket, what. All borrowed. */

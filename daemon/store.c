@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* The prepared statements, by purpose. */
 enum {
@@ -1171,4 +1174,61 @@ store_open_whistles(struct store *s, uint64_t **ids, size_t *n)
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_snapshot(struct store *s, const char *path, uint64_t *events, char **err)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	sqlite3_stmt *st;
+	int fd, rc;
+
+	*events = 0;
+	if (s->in_batch) {
+		*err = xstrdup("a batch is open; snapshots are taken between commits");
+		return -1;
+	}
+	/* Created here, exclusively: a snapshot never overwrites anything. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	if (fd < 0) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (close(fd) != 0 ||
+	    sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: cannot open: %s", path, dst ? sqlite3_errmsg(dst) : "?");
+		goto fail;
+	}
+	b = sqlite3_backup_init(dst, "main", s->db, "main");
+	if (b == NULL) {
+		*err = xasprintf("%s: backup: %s", path, sqlite3_errmsg(dst));
+		goto fail;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		*err = xasprintf("%s: backup: %s", path, sqlite3_errmsg(dst));
+		goto fail;
+	}
+	/* One self-contained file for analysts: no WAL beside it. */
+	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst, "SELECT count(*) FROM timeline", -1, &st, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", path, sqlite3_errmsg(dst));
+		goto fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*events = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		*err = xasprintf("%s: close failed", path);
+		dst = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (dst)
+		sqlite3_close(dst);
+	if (unlink(path) != 0)
+		log_warn("store: remove failed snapshot %s", path);
+	return -1;
 }

@@ -102,6 +102,11 @@ int store_get_whistle(struct store *s, uint64_t id, struct whistle **out);
 /* Returns the ids of the whistles not yet closed in a new array *IDS of *N (caller frees). */
 int store_open_whistles(struct store *s, uint64_t **ids, size_t *n);
 
+/* Writes a consistent copy of the database to PATH (which must not exist) with SQLite's
+ * online-backup API, between batches. Returns 0 with *EVENTS timeline rows in the copy, or
+ * -1 with *ERR a new message (caller frees) and no file left behind. */
+int store_snapshot(struct store *s, const char *path, uint64_t *events, char **err);
+
 /* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
 int store_checkpoint(struct store *s);
 

@@ -170,6 +170,32 @@ class Basic(DaemonTest):
         self.assertTrue(inc["location"]["street"])
         self.assertAlmostEqual(inc["location"]["lat"], lat, places=6)
 
+    def test_snapshot_while_running(self):
+        """muster snapshot: a consistent copy of the running daemon's database that another
+        process can read, with an intact chain; names are plain and never overwrite."""
+        self.d.muster("incident", "new", "--type", "fire.ebike", "--place", self.a_place())
+        out = self.d.muster("snapshot", "s1.db").stdout
+        path = out.split(":")[0]
+        self.assertTrue(path.endswith("/snapshots/s1.db"), out)
+        import sqlite3
+        con = sqlite3.connect(path)
+        n_inc = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+        con.close()
+        self.assertEqual(n_inc, 1)
+        self.assertEqual(mode, "delete")
+        n = verify_chain(path)
+        self.assertIn(f"{n} timeline events", out)
+        for bad, msg in (("s1.db", "exists"), ("../x.db", "plain file name"),
+                         (".hidden", "plain file name")):
+            p = self.d.muster("snapshot", bad, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(msg, p.stderr)
+        # an observer (analyst) may take one; the daemon goes on serving
+        p = self.d.muster("snapshot", "s2.db", key="keys/observer.key")
+        self.assertIn("s2.db", p.stdout)
+        self.d.muster("incident", "list")
+
 
 if __name__ == "__main__":
     main()
