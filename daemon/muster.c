@@ -34,12 +34,82 @@ struct mincident {
 struct muster {
 	struct mincident *v;
 	size_t n;
+	/* Per roster unit, 1 when it may not be asked now (held by an order or off shift). Kept
+	 * up to date by muster_hold and recomputed when the hour or the roster changes, so a
+	 * fill costs the places it fills, not the size of the roster. */
+	uint8_t *unavailable;
+	size_t n_unavailable;
+	int hour; /* the local hour UNAVAILABLE was computed for; -1: stale */
+	/* During a fill: the incident's orders, read once for all the orders it sends. */
+	uint64_t group_incident;
+	struct order **group;
+	size_t n_group;
+};
+
+/* A temporary mark in the unavailable array, undone at the end of a fill. */
+struct muster_mark {
+	size_t unit;
+	uint8_t was;
 };
 
 struct muster *
 muster_new(void)
 {
-	return xcalloc(1, sizeof(struct muster));
+	struct muster *m = xcalloc(1, sizeof(struct muster));
+
+	m->hour = -1;
+	return m;
+}
+
+/* Returns the current local hour. */
+static int
+muster_hour_now(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	return localtime_r(&t, &tm) ? tm.tm_hour : 0;
+}
+
+/* Marks unit I unavailable for the rest of a fill, remembering how it was. */
+static void
+muster_mark(uint8_t *unavailable, struct muster_mark **marks, size_t *n, size_t i)
+{
+	*marks = xrealloc(*marks, (*n + 1) * sizeof **marks);
+	(*marks)[*n].unit = i;
+	(*marks)[*n].was = unavailable[i];
+	(*n)++;
+	unavailable[i] = 1;
+}
+
+/* Undoes a fill's temporary marks, newest first. */
+static void
+muster_unmark(uint8_t *unavailable, struct muster_mark *marks, size_t *n)
+{
+	while (*n > 0) {
+		(*n)--;
+		unavailable[marks[*n].unit] = marks[*n].was;
+	}
+}
+
+/* Returns the unavailable array, recomputed when stale (a new hour, a new roster). */
+static uint8_t *
+muster_unavailable(struct daemon *d)
+{
+	struct muster *m = d->muster;
+	struct roster *r = d->cfg->roster;
+	int hour = muster_hour_now();
+	size_t i;
+
+	if (m->unavailable && m->n_unavailable == r->n_units && m->hour == hour)
+		return m->unavailable;
+	free(m->unavailable);
+	m->unavailable = xcalloc(r->n_units ? r->n_units : 1, 1);
+	m->n_unavailable = r->n_units;
+	m->hour = hour;
+	for (i = 0; i < r->n_units; i++)
+		m->unavailable[i] = r->units[i].held > 0 || !roster_on_shift(&r->units[i], hour);
+	return m->unavailable;
 }
 
 /* Frees the strings of MI. */
@@ -64,6 +134,7 @@ muster_free(struct muster *m)
 	for (i = 0; i < m->n; i++)
 		muster_clear_incident(&m->v[i]);
 	free(m->v);
+	free(m->unavailable);
 	free(m);
 }
 
@@ -368,34 +439,23 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 	struct muster_seen seen = {0};
 	struct order **fresh = NULL;
 	size_t n_fresh = 0, i, g, sp;
-	uint8_t *exclude;
+	uint8_t *exclude = muster_unavailable(d);
+	struct muster_mark *marks = NULL;
+	size_t n_marks = 0;
 	json_t *missing = json_array(), *members = json_array();
 	int64_t now = util_wall_ms();
 	int rc = -1, n;
 
-	exclude = xcalloc(r->n_units ? r->n_units : 1, 1);
 	if (store_load_orders(d->store, mi->id, &seen.v, &seen.n) != 0)
 		goto out;
-	/* Units off shift now are not asked, whatever their agents say. */
-	{
-		time_t t = (time_t)(now / 1000);
-		struct tm tm;
-		int hour = localtime_r(&t, &tm) ? tm.tm_hour : 0;
-
-		for (i = 0; i < r->n_units; i++)
-			if (!roster_on_shift(&r->units[i], hour))
-				exclude[i] = 1;
-	}
-	/* Units on any active order are not available; nor are this incident's refusers. */
-	for (i = 0; i < r->n_units; i++)
-		exclude[i] |= r->units[i].held > 0;
+	/* Held and off-shift units are marked already; add this incident's refusers. */
 	for (i = 0; i < seen.n; i++) {
 		struct unit *u;
 
 		if (seen.v[i]->what == ORDER_UNIT &&
 		    muster_member_used(&seen, seen.v[i]->member_id) &&
 		    (u = roster_unit(r, seen.v[i]->member_id)) != NULL)
-			exclude[u - r->units] = 1;
+			muster_mark(exclude, &marks, &n_marks, (size_t)(u - r->units));
 	}
 	if (pt == NULL) {
 		json_t *b = json_object();
@@ -433,7 +493,7 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 					continue;
 				}
 				if (pk.unit >= 0)
-					exclude[pk.unit] = 1;
+					muster_mark(exclude, &marks, &n_marks, (size_t)pk.unit);
 				o = xcalloc(1, sizeof *o);
 				o->incident_id = mi->id;
 				o->what = pk.what;
@@ -532,11 +592,16 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 		if (daemon_emit(d, actor, "muster.assembled", mi->id, mi->exercise, b) != 0)
 			goto out;
 	}
-	/* Everything is recorded: now the orders join the active set and go out. */
+	/* Everything is recorded: now the orders join the active set (holding their units) and
+	 * go out. */
+	muster_unmark(exclude, marks, &n_marks);
 	for (i = 0; i < n_fresh; i++) {
 		orders_add(d->orders, fresh[i]);
 		muster_hold(d, fresh[i], +1);
 	}
+	if (n_fresh > 0 &&
+	    store_load_orders(d->store, mi->id, &d->muster->group, &d->muster->n_group) == 0)
+		d->muster->group_incident = mi->id;
 	for (i = 0; i < n_fresh; i++) {
 		if (order_send(d, fresh[i]) != 0) {
 			/* The caller rolls the rows back; take the orders out of memory too. */
@@ -562,7 +627,16 @@ out:
 	for (i = 0; i < seen.n; i++)
 		order_free(seen.v[i]);
 	free(seen.v);
-	free(exclude);
+	muster_unmark(exclude, marks, &n_marks);
+	free(marks);
+	if (d->muster->group_incident) {
+		for (i = 0; i < d->muster->n_group; i++)
+			order_free(d->muster->group[i]);
+		free(d->muster->group);
+		d->muster->group = NULL;
+		d->muster->n_group = 0;
+		d->muster->group_incident = 0;
+	}
 	json_decref(missing);
 	json_decref(members);
 	return rc;
@@ -571,10 +645,15 @@ out:
 void
 muster_hold(struct daemon *d, const struct order *o, int delta)
 {
+	struct muster *m = d->muster;
+	struct roster *r = d->cfg->roster;
 	struct unit *u;
 
-	if (o->what == ORDER_UNIT && (u = roster_unit(d->cfg->roster, o->member_id)) != NULL)
-		u->held += delta;
+	if (o->what != ORDER_UNIT || (u = roster_unit(r, o->member_id)) == NULL)
+		return;
+	u->held += delta;
+	if (m->unavailable && m->n_unavailable == r->n_units)
+		m->unavailable[u - r->units] = u->held > 0 || !roster_on_shift(u, m->hour);
 }
 
 int
@@ -693,9 +772,13 @@ muster_send_order(struct daemon *d, struct order *o)
 		free(cslot);
 		return 0;
 	}
-	/* The group and the commander from the incident's own orders (an indexed read), so a
-	 * send costs the same however many other incidents are open. */
-	if (store_load_orders(d->store, o->incident_id, &v, &n) != 0) {
+	/* The group and the commander from the incident's own orders (an indexed read, or the
+	 * one a fill made for all its sends), so a send costs the same however many other
+	 * incidents are open. */
+	if (d->muster->group_incident == o->incident_id) {
+		v = d->muster->group;
+		n = d->muster->n_group;
+	} else if (store_load_orders(d->store, o->incident_id, &v, &n) != 0) {
 		free(cslot);
 		return -1;
 	}
@@ -751,9 +834,11 @@ muster_send_order(struct daemon *d, struct order *o)
 	daemon_send_agent(d, rid, rid_len, &e);
 	free(gm);
 	free(gmv);
-	for (i = 0; i < n; i++)
-		order_free(v[i]);
-	free(v);
+	if (v != d->muster->group) {
+		for (i = 0; i < n; i++)
+			order_free(v[i]);
+		free(v);
+	}
 	free(cslot);
 	return rc;
 }
@@ -829,6 +914,7 @@ muster_load(struct daemon *d)
 		return -1;
 	for (i = 0; i < d->cfg->roster->n_units; i++)
 		d->cfg->roster->units[i].held = 0;
+	d->muster->hour = -1;
 	for (i = 0; i < n; i++) {
 		muster_hold(d, ov[i], +1);
 		/* After a restart every unconfirmed order goes out again as soon as its agent
@@ -846,6 +932,7 @@ muster_load(struct daemon *d)
 void
 muster_roster_changed(struct daemon *d)
 {
+	d->muster->hour = -1; /* the unavailable array is rebuilt on the next fill */
 	nearest_free(d->nearest);
 	d->nearest = nearest_new(d->cfg->roster);
 }
