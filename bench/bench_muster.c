@@ -791,15 +791,16 @@ bench_on_registered(struct bench_agent *a, const Muster__Registered *rd)
 	}
 }
 
-/* Handles one message E that arrived for agent A: orders are counted and receipted at once,
- * as a real agent does. */
+/* Handles one message E that arrived for agent A: orders are counted and accepted at once
+ * (accepting implies the receipt), as a unit that turns out does; an order left unaccepted
+ * would be reassigned after the plan's accept_s, which is the daemon working, not load. */
 static void
 bench_on_agent(struct bench *b, struct bench_agent *a, Envelope *e, int64_t now)
 {
 	switch (e->body_case) {
 	case MUSTER__ENVELOPE__BODY_ORDER: {
 		Envelope r;
-		Muster__Receipt rc;
+		Muster__StatusReport rc;
 
 		if (bench_first_sight(b, e->order->order_id)) {
 			struct bench_inc *inc = bench_inc(b, e->order->incident_id);
@@ -812,10 +813,11 @@ bench_on_agent(struct bench *b, struct bench_agent *a, Envelope *e, int64_t now)
 			b->resends++;
 		}
 		muster__envelope__init(&r);
-		muster__receipt__init(&rc);
+		muster__status_report__init(&rc);
 		rc.order_id = e->order->order_id;
-		r.body_case = MUSTER__ENVELOPE__BODY_RECEIPT;
-		r.receipt = &rc;
+		rc.status = MUSTER__ORDER_STATUS__ORDER_ACCEPTED;
+		r.body_case = MUSTER__ENVELOPE__BODY_STATUS;
+		r.status = &rc;
 		if (bench_send(b, a->s, &r, b->seq + 1) == 0)
 			b->acks_due++;
 		break;

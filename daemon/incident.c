@@ -178,43 +178,50 @@ incident_emit_link(struct request *r, const Muster__Incident *inc, double dist_m
 	return daemon_emit(r->d, r->client->id, "incident.linked", inc->id, inc->exercise, b);
 }
 
+/* Where a duplicate search stands. */
+struct incident_dup {
+	double lat, lon, radius_m;
+	uint64_t best;
+	double best_m;
+};
+
+/* Keeps the nearest candidate within the radius. */
+static void
+incident_dup_cb(uint64_t id, double lat, double lon, void *arg)
+{
+	struct incident_dup *q = arg;
+	double m = geo_distance_m(q->lat, q->lon, lat, lon);
+
+	if (m <= q->radius_m && (q->best == 0 || m < q->best_m)) {
+		q->best = id;
+		q->best_m = m;
+	}
+}
+
 /* Returns the id of the open incident of TYPE nearest to (LAT, LON) within the plans'
- * duplicate radius and received within their window, or 0; *DIST_M its distance. */
+ * duplicate radius and received within their window, or 0; *DIST_M its distance. The store
+ * narrows by type, time and a box around the point; the exact distance decides. */
 static uint64_t
 incident_find_duplicate(struct request *r, const char *type, double lat, double lon, int64_t now,
 			double *dist_m)
 {
 	const struct plans *p = r->d->cfg->plans;
-	Muster__Incident **v = NULL;
-	size_t n = 0, i;
-	uint64_t after = 0, best = 0;
-	int more = 1;
+	struct incident_dup q = {lat, lon, p->dedup_radius_m, 0, 0};
+	double dlat, dlon, c;
 
 	*dist_m = 0;
 	if (p->dedup_radius_m <= 0 || p->dedup_window_s <= 0)
 		return 0;
-	while (more) {
-		if (store_list_incidents(r->d->store, 0, after, 1000, &v, &n, &more) != 0)
-			return 0;
-		for (i = 0; i < n; i++) {
-			const Muster__Incident *x = v[i];
-			double m;
-
-			after = x->id;
-			if (strcmp(x->type, type) != 0 || x->location == NULL ||
-			    x->location->coords == NULL ||
-			    now - x->received_at_ms > (int64_t)p->dedup_window_s * 1000)
-				continue;
-			m = geo_distance_m(lat, lon, x->location->coords->lat,
-					   x->location->coords->lon);
-			if (m <= p->dedup_radius_m && (best == 0 || m < *dist_m)) {
-				best = x->id;
-				*dist_m = m;
-			}
-		}
-		store_free_incidents(v, n);
-	}
-	return best;
+	/* A box that surely holds the circle: 1 degree of latitude is at least 110.5 km. */
+	dlat = p->dedup_radius_m / 110500.0;
+	c = cos(lat * M_PI / 180.0);
+	dlon = c > 0.01 ? dlat / c : 360.0;
+	if (store_nearby_incidents(r->d->store, type, now - (int64_t)p->dedup_window_s * 1000,
+				   lat - dlat, lat + dlat, lon - dlon, lon + dlon, incident_dup_cb,
+				   &q) != 0)
+		return 0;
+	*dist_m = q.best_m;
+	return q.best;
 }
 
 int

@@ -43,6 +43,7 @@ enum {
 	ST_WHISTLE_GET,
 	ST_WHISTLE_DEPTS,
 	ST_WHISTLES_OPEN,
+	ST_INC_NEARBY,
 	ST_COUNT
 };
 
@@ -116,6 +117,9 @@ static const char *const store_sql[ST_COUNT] = {
 			 "headcount_met FROM whistle_departments WHERE whistle_id = ?1 ORDER BY "
 			 "rowid",
     [ST_WHISTLES_OPEN] = "SELECT id FROM whistles WHERE closed = 0 ORDER BY id",
+    [ST_INC_NEARBY] = "SELECT id, lat, lon FROM incidents WHERE type = ?1 AND state = 1 AND "
+		      "has_coords = 1 AND received_ms >= ?2 AND lat BETWEEN ?3 AND ?4 AND lon "
+		      "BETWEEN ?5 AND ?6 ORDER BY id",
 };
 
 /* Schema version 1. The incident columns follow the Incident message in muster.proto. */
@@ -185,6 +189,11 @@ static const char store_schema_v3[] =
     " rank_met INTEGER NOT NULL, headcount_met INTEGER NOT NULL,"
     " PRIMARY KEY (whistle_id, department));"
     "PRAGMA user_version = 3;";
+
+/* Version 4: duplicate-report look-ups by type and time use an index, not a scan. */
+static const char store_schema_v4[] =
+    "CREATE INDEX incidents_open_type ON incidents(type, state, received_ms);"
+    "PRAGMA user_version = 4;";
 
 struct store {
 	sqlite3 *db;
@@ -322,6 +331,8 @@ store_open(const char *path, char **err)
 		     sqlite3_exec(s->db, store_schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
 		    (version < 3 &&
 		     sqlite3_exec(s->db, store_schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
+		    (version < 4 &&
+		     sqlite3_exec(s->db, store_schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("%s: cannot create schema: %s", path,
 					 msg ? msg : "unknown error");
@@ -1231,4 +1242,33 @@ fail:
 	if (unlink(path) != 0)
 		log_warn("store: remove failed snapshot %s", path);
 	return -1;
+}
+
+int
+store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, double lat_min,
+		       double lat_max, double lon_min, double lon_max,
+		       void (*fn)(uint64_t id, double lat, double lon, void *arg), void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_INC_NEARBY];
+	int rc;
+
+	if (sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, since_ms) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 3, lat_min) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 4, lat_max) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 5, lon_min) != SQLITE_OK ||
+	    sqlite3_bind_double(st, 6, lon_max) != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+		   sqlite3_column_double(st, 2), arg);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "nearby incidents");
+		return -1;
+	}
+	return 0;
 }

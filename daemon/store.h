@@ -11,7 +11,7 @@
 #include "roster.h"
 #include "whistle.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_HASH_LEN 32
 
 /* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
@@ -106,6 +106,12 @@ int store_open_whistles(struct store *s, uint64_t **ids, size_t *n);
  * online-backup API, between batches. Returns 0 with *EVENTS timeline rows in the copy, or
  * -1 with *ERR a new message (caller frees) and no file left behind. */
 int store_snapshot(struct store *s, const char *path, uint64_t *events, char **err);
+
+/* Calls FN for every open incident of TYPE received at or after SINCE_MS whose coordinates
+ * lie in the box, in id order (an indexed look-up, for duplicate reports). */
+int store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, double lat_min,
+			   double lat_max, double lon_min, double lon_max,
+			   void (*fn)(uint64_t id, double lat, double lon, void *arg), void *arg);
 
 /* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
 int store_checkpoint(struct store *s);
