@@ -395,10 +395,16 @@ incident_load_open(struct request *r, uint64_t id, Muster__Incident **out)
 		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "id", "no incident #%llu",
 				    (unsigned long long)id);
 	if ((*out)->state != MUSTER__INCIDENT_STATE__INCIDENT_OPEN) {
+		int state = (*out)->state;
+
 		store_free_incident(*out);
 		*out = NULL;
 		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, "id",
-				    "incident #%llu is closed", (unsigned long long)id);
+				    "incident #%llu is %s%s", (unsigned long long)id,
+				    incident_state_name(state),
+				    state == MUSTER__INCIDENT_STATE__INCIDENT_LINKED
+					? " (a duplicate report: unlink it first)"
+					: "");
 	}
 	return 0;
 }

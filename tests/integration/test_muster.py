@@ -357,6 +357,9 @@ class Muster(Base):
         self.drain_feed()
         link = [json.loads(e.body_json) for e in self.events if e.kind == "incident.linked"]
         self.assertEqual(link[0]["to"], first.id)
+        r = self.op.call(close_incident=pb.CloseIncident(id=again.id, reason="dup"))
+        self.assertEqual(r.error.code, pb.INVALID_STATE)
+        self.assertIn("unlink it first", r.error.message)
         r = self.op.call(unlink_incident=pb.UnlinkIncident(id=again.id, reason="separate crash"))
         self.assertEqual(r.WhichOneof("body"), "incident_reply", r)
         self.assertEqual(r.incident_reply.incident.state, pb.INCIDENT_OPEN)
