@@ -210,15 +210,8 @@ muster_plan_tier(struct daemon *d, const struct mincident *mi, const struct plan
 static int
 muster_same_sort(const struct plan_spec *a, const struct plan_spec *b)
 {
-	const char *x = a->what == PLAN_UNIT	 ? a->kind
-			: a->what == PLAN_PERSON ? a->role
-						 : a->field;
-	const char *y = b->what == PLAN_UNIT	 ? b->kind
-			: b->what == PLAN_PERSON ? b->role
-						 : b->field;
-
-	return a->what == b->what && a->department == b->department && a->local == b->local &&
-	       strcmp(x ? x : "*", y ? y : "*") == 0;
+	return a->what == b->what && a->department == b->department &&
+	       strcmp(plan_spec_kind(a), plan_spec_kind(b)) == 0;
 }
 
 /* Returns a new slot key for the Nth place of SPEC in group G. Places of the same sort in
@@ -227,22 +220,13 @@ muster_same_sort(const struct plan_spec *a, const struct plan_spec *b)
 static char *
 muster_slot_key(struct daemon *d, const struct plan_group *g, const struct plan_spec *s, int n)
 {
+	const char *dept = s->department >= 0 ? d->cfg->roster->departments[s->department].id : "*";
 	const struct plan_spec *e;
 
 	for (e = g->specs; e < s; e++)
 		if (muster_same_sort(e, s))
 			n += e->count;
-	const char *dept = s->department >= 0 ? d->cfg->roster->departments[s->department].id : "*";
-
-	switch (s->what) {
-	case PLAN_UNIT:
-		return xasprintf("%s|unit:%s|%s|%d", g->name, s->kind, dept, n);
-	case PLAN_PERSON:
-		return xasprintf("%s|person:%s|%s|%d", g->name, s->role, dept, n);
-	default:
-		return xasprintf("%s|expert:%s|%s|%d", g->name,
-				 s->local ? "local" : (s->field ? s->field : "*"), dept, n);
-	}
+	return xasprintf("%s|%s:%s|%s|%d", g->name, plan_spec_what(s), plan_spec_kind(s), dept, n);
 }
 
 /* The orders of one incident as the store has them, and what they say. */
@@ -395,16 +379,8 @@ muster_missing(struct daemon *d, const struct plan_group *g, const struct plan_s
 
 	json_object_set_new(o, "slot", json_string(slot));
 	json_object_set_new(o, "group", json_string(g->name));
-	json_object_set_new(o, "what",
-			    json_string(s->what == PLAN_UNIT	 ? "unit"
-					: s->what == PLAN_PERSON ? "person"
-								 : "expert"));
-	json_object_set_new(o, "kind",
-			    json_string(s->what == PLAN_UNIT	 ? s->kind
-					: s->what == PLAN_PERSON ? s->role
-					: s->local		 ? "local"
-					: s->field		 ? s->field
-								 : "*"));
+	json_object_set_new(o, "what", json_string(plan_spec_what(s)));
+	json_object_set_new(o, "kind", json_string(plan_spec_kind(s)));
 	json_object_set_new(
 	    o, "department",
 	    json_string(s->department >= 0 ? d->cfg->roster->departments[s->department].id : "*"));

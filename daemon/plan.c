@@ -774,3 +774,21 @@ plan_level_name(enum plan_level l)
 	}
 	return "unknown";
 }
+
+const char *
+plan_spec_what(const struct plan_spec *s)
+{
+	return s->what == PLAN_UNIT ? "unit" : s->what == PLAN_PERSON ? "person" : "expert";
+}
+
+const char *
+plan_spec_kind(const struct plan_spec *s)
+{
+	if (s->what == PLAN_UNIT)
+		return s->kind;
+	if (s->what == PLAN_PERSON)
+		return s->role;
+	if (s->local)
+		return "local";
+	return s->field ? s->field : "*";
+}

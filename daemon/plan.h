@@ -129,6 +129,11 @@ const struct plan_class *plan_class(const struct plans *p, const char *kind);
  * tier 3, when no rule matches). */
 int plan_decide_tier(const struct plans *p, const struct plan_facts *f,
 		     const struct plan_rule **rule);
+/* Returns "unit", "person" or "expert" for plan line S. */
+const char *plan_spec_what(const struct plan_spec *s);
+/* Returns what plan line S asks for by name: the unit kind, the person's role, the expert's
+ * field, "local" for the local expert, or "*" for any expert. Borrowed. */
+const char *plan_spec_kind(const struct plan_spec *s);
 /* Returns "district", "street" or "community". */
 const char *plan_level_name(enum plan_level l);
 

@@ -7,19 +7,14 @@ import random
 import re
 import subprocess
 
-from harness import AGENT, MUSTERD, DaemonTest, main, read_line, run
+from harness import AGENT, MUSTERD, DaemonTest, main, read_line, roster_units, run
 
 
 def sample_units(roster_text):
-    """The units of a roster.conf as dicts (parsed with regexes: test-side, independent)."""
-    block = re.search(r"^units = \((.*?)^\);", roster_text, re.M | re.S).group(1)
-    units = []
-    for body in re.findall(r"\{(.*?)\}", block, re.S):
-        u = dict(re.findall(r'(\w+) = "([^"]*)";', body))
-        u.update({k: v for k, v in re.findall(r"(\w+) = (-?[\d.]+);", body)})
-        skills = re.search(r"skills = \[(.*?)\]", body, re.S)
-        u["skills"] = ";".join(re.findall(r'"([^"]*)"', skills.group(1))) if skills else ""
-        units.append(u)
+    """The units of a roster.conf, with skills joined for a CSV cell."""
+    units = roster_units(roster_text)
+    for u in units:
+        u["skills"] = ";".join(u["skills"])
     return units
 
 

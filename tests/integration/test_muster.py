@@ -118,6 +118,24 @@ class Base(DaemonTest):
     def plan(self, type_):
         return json.loads(self.d.muster("plans", type_, "--json").stdout)[0]
 
+    def replay_choice(self, inc, b):
+        """Checks one order.created body B against a brute-force nearest available unit."""
+        q = b["query"]
+        lat, lon = inc.location.coords.lat, inc.location.coords.lon
+        cands = [u for u in self.units.values()
+                 if u["kind"] == q["kind"] and u["id"] not in self.held
+                 and (q["department"] == "*" or u["department"] == q["department"])
+                 and set(q.get("skills", [])) <= set(u["skills"])]
+        self.assertTrue(cands, f"the daemon found a unit the test cannot: {b}")
+        dist = {u["id"]: distance_m(lat, lon, *self.fleet.positions[u["id"]]) for u in cands}
+        best = min(dist.values())
+        expected = min((u for u in cands if dist[u["id"]] <= best + 1e-6),
+                       key=lambda u: u["index"])
+        self.assertEqual(b["member"], expected["id"],
+                         f"{q}: chose {b['member']} at {dist.get(b['member'])} m, "
+                         f"nearest is {expected['id']} at {best} m")
+        self.held.add(b["member"])
+
     def check_assembly(self, inc):
         """The group matches the plan; units are the nearest available (brute force)."""
         full = self.get(inc.id)
@@ -139,25 +157,10 @@ class Base(DaemonTest):
         self.drain_feed()
         created = [e for e in self.events if e.kind == "order.created" and e.incident_id == inc.id]
         self.assertEqual(len(created), len(members))
-        lat, lon = inc.location.coords.lat, inc.location.coords.lon
         for e in sorted(created, key=lambda e: e.seq):
             b = json.loads(e.body_json)
-            if b["what"] != "unit":
-                continue
-            q = b["query"]
-            cands = [u for u in self.units.values()
-                     if u["kind"] == q["kind"] and u["id"] not in self.held
-                     and (q["department"] == "*" or u["department"] == q["department"])
-                     and set(q.get("skills", [])) <= set(u["skills"])]
-            self.assertTrue(cands, f"the daemon found a unit the test cannot: {b}")
-            dist = {u["id"]: distance_m(lat, lon, *self.fleet.positions[u["id"]]) for u in cands}
-            best = min(dist.values())
-            expected = min((u for u in cands if dist[u["id"]] <= best + 1e-6),
-                           key=lambda u: u["index"])
-            self.assertEqual(b["member"], expected["id"],
-                             f"{q}: chose {b['member']} at {dist.get(b['member'])} m, "
-                             f"nearest is {expected['id']} at {best} m")
-            self.held.add(b["member"])
+            if b["what"] == "unit":
+                self.replay_choice(inc, b)
         return members
 
     def follow_to_scene(self, members):
@@ -539,24 +542,12 @@ class Faults(Base):
         full = self.get(inc.id)
         new = [m for m in full.members if m.order_id not in before]
         self.drain_feed()
-        lat, lon = inc.location.coords.lat, inc.location.coords.lon
         for e in sorted(self.events, key=lambda e: e.seq):
             if e.kind != "order.created" or e.incident_id != inc.id:
                 continue
             b = json.loads(e.body_json)
-            if b["order"] in before or b["what"] != "unit":
-                continue
-            q = b["query"]
-            cands = [u for u in self.units.values()
-                     if u["kind"] == q["kind"] and u["id"] not in self.held
-                     and (q["department"] == "*" or u["department"] == q["department"])
-                     and set(q.get("skills", [])) <= set(u["skills"])]
-            dist = {u["id"]: distance_m(lat, lon, *self.fleet.positions[u["id"]]) for u in cands}
-            best = min(dist.values())
-            expected = min((u for u in cands if dist[u["id"]] <= best + 1e-6),
-                           key=lambda u: u["index"])
-            self.assertEqual(b["member"], expected["id"])
-            self.held.add(b["member"])
+            if b["order"] not in before and b["what"] == "unit":
+                self.replay_choice(inc, b)
         return new
 
     def test_silent_member_is_reassigned_and_the_supervisor_told(self):
