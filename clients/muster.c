@@ -1,4 +1,5 @@
 /* muster: the command-line client for operators, drill coordinators, analysts and admins. */
+#include "cadimport.h"
 #include "cfg.h"
 #include "client.h"
 #include "incident.h"
@@ -6,6 +7,7 @@
 #include "init.h"
 #include "log.h"
 #include "plan.h"
+#include "report.h"
 #include "util.h"
 #include "wire.h"
 
@@ -53,6 +55,12 @@ usage(void)
 	    "  watch [--json] [--count N]   print the live feed of committed events\n"
 	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
 	    "                               a roster CSV export as a file roster.conf includes\n"
+	    "  import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]\n"
+	    "                               a dispatch (CAD) export as an analysis database\n"
+	    "  report DB [--json|--csv] [--window FROM..TO] [--by SLICE] [--include-exercise]\n"
+	    "            [--circle SECONDS]  response-circle figures of an analysis database;\n"
+	    "                               SLICE: type tier priority street community grid\n"
+	    "                               hour day kind department\n"
 	    "  snapshot NAME                a consistent copy of the daemon's database, written\n"
 	    "                               into its snapshot_dir (for analysis)\n"
 	    "  plans [TYPE] [--json]        the response plans (tiers, groups, rings) as loaded\n"
@@ -741,6 +749,115 @@ cmd_import(int argc, char **argv)
 	return 0;
 }
 
+/* muster import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]: writes OUT.db only when the
+ * whole file is good. */
+static int
+cmd_import_cad(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"layout", required_argument, NULL, 'l'},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *layout = NULL, *outpath = NULL;
+	struct cadimport_stats st;
+	char *errors = NULL;
+	int ch;
+
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			layout = optarg;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "cad-csv") != 0 || outpath == NULL)
+		usage();
+	if (cadimport_run(argv[optind + 1], layout, outpath, &st, &errors) != 0) {
+		fputs(errors, stderr);
+		free(errors);
+		return 1;
+	}
+	fprintf(stderr, "muster: imported %ld calls, %ld responses (%ld rows) from %s into %s\n",
+		st.calls, st.responses, st.rows, argv[optind + 1], outpath);
+	return 0;
+}
+
+/* muster report DB [--json|--csv] [--window FROM..TO] [--by SLICE] [--include-exercise]
+ * [--circle SECONDS] */
+static int
+cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"csv", no_argument, NULL, 'C'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"by", required_argument, NULL, 'b'},
+	    {"include-exercise", no_argument, NULL, 'x'},
+	    {"circle", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct report_opts o;
+	char *err = NULL;
+	long long circle;
+	int ch;
+
+	memset(&o, 0, sizeof o);
+	o.circle_ms = 300000;
+	optind = 0; /* GNU getopt: re-initialise fully after the global scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o.format = REPORT_JSON;
+			break;
+		case 'C':
+			o.format = REPORT_CSV;
+			break;
+		case 'w':
+			if (report_parse_window(optarg, &o, &err) != 0) {
+				fprintf(stderr, "muster: %s\n", err);
+				free(err);
+				return 2;
+			}
+			break;
+		case 'b':
+			if (!report_slice_known(optarg))
+				die("--by '%s': one of type, tier, priority, street, community, "
+				    "grid, hour, day, kind, department",
+				    optarg);
+			o.by = optarg;
+			break;
+		case 'x':
+			o.include_exercise = 1;
+			break;
+		case 'r':
+			circle = parse_count(optarg, "--circle");
+			if (circle < 1 || circle > 86400)
+				die("--circle: 1 to 86400 seconds");
+			o.circle_ms = circle * 1000;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc)
+		usage();
+	if (report_run(argv[optind], &o, stdout, &err) != 0) {
+		fprintf(stderr, "muster: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (fflush(stdout) != 0)
+		die("report: cannot write: %s", strerror(errno));
+	return 0;
+}
+
 /* muster keys new PATH [--id ID --role ROLE [--department D]]: a new CURVE key pair in
  * PATH.key (mode 0600) and PATH.pub, and the clients.conf entry that enrols it. */
 static int
@@ -1323,8 +1440,12 @@ main(int argc, char **argv)
 		return cmd_check(argc, argv);
 	if (strcmp(argv[0], "plans") == 0)
 		return cmd_plans(argc, argv);
+	if (strcmp(argv[0], "import") == 0 && argc >= 2 && strcmp(argv[1], "cad-csv") == 0)
+		return cmd_import_cad(argc, argv);
 	if (strcmp(argv[0], "import") == 0)
 		return cmd_import(argc, argv);
+	if (strcmp(argv[0], "report") == 0)
+		return cmd_report(argc, argv);
 	if (strcmp(argv[0], "keys") == 0)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)

@@ -1,0 +1,1096 @@
+/* report: the response-circle figures of docs/metrics.md. SQLite hands over the calls with their
+ * responses, ordered by call; each call's segments are computed here and appended to the value
+ * vectors of its groups, and the exact (nearest-rank) percentiles are read from the sorted raw
+ * values at the end. No average of percentiles, no SQL window functions: one pass, one sort per
+ * segment and group. */
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The analysis schema; docs/metrics.md describes every column. */
+const char report_schema_sql[] =
+    "CREATE TABLE analysis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE calls (id TEXT PRIMARY KEY, type TEXT, tier INTEGER, priority TEXT,"
+    " received_ms INTEGER, entered_ms INTEGER, street TEXT, community TEXT, grid TEXT,"
+    " lat REAL, lon REAL, exercise INTEGER NOT NULL DEFAULT 0, source TEXT);"
+    "CREATE TABLE responses (call_id TEXT, unit TEXT, kind TEXT, department TEXT,"
+    " ordered_ms INTEGER, received_ms INTEGER, en_route_ms INTEGER, on_scene_ms INTEGER,"
+    " cleared_ms INTEGER, ring_s INTEGER, delay_reason INTEGER);";
+
+const char report_index_sql[] = "CREATE INDEX responses_call ON responses (call_id);";
+
+#define NONE INT64_MIN /* a time or number that is not there */
+
+/* The segments, in the order they are printed. */
+enum { S_INTAKE, S_PROCESSING, S_RECEIPT, S_TURNOUT, S_TRAVEL, S_RESPONSE, S_N };
+
+static const struct {
+	const char *name;
+	int per_response; /* one value per response, else one per call */
+} report_segs[S_N] = {
+    [S_INTAKE] = {"intake", 0},	  [S_PROCESSING] = {"processing", 0},
+    [S_RECEIPT] = {"receipt", 1}, [S_TURNOUT] = {"turnout", 1},
+    [S_TRAVEL] = {"travel", 1},	  [S_RESPONSE] = {"response", 0},
+};
+
+/* The call attributes a slice can be taken by (the order of the query's columns 1..). */
+enum { A_TYPE, A_TIER, A_PRIORITY, A_STREET, A_COMMUNITY, A_GRID, A_N };
+
+static const char *const report_call_slices[A_N] = {"type",   "tier",	   "priority",
+						    "street", "community", "grid"};
+
+/* One response of the current call. */
+struct resp {
+	char *kind, *dept;
+	int64_t ordered, receipt, en_route, on_scene, ring_s;
+};
+
+/* The current call, with its responses. */
+struct call {
+	char *id;
+	char *attr[A_N];
+	int64_t received, entered;
+	struct resp *r;
+	size_t n, cap;
+};
+
+/* Raw values of one segment in one group, and what had none. */
+struct seg_stat {
+	int64_t *v;
+	size_t n, cap;
+	long no_value, negative;
+};
+
+/* Ring compliance of one responder class in one group. */
+struct ring_stat {
+	char *kind;
+	long pairs, met, no_arrival, negative;
+};
+
+/* One group of calls: the whole selection, or one value of the slice. */
+struct group {
+	char *key;
+	long calls, responses, within, no_arrival;
+	struct seg_stat seg[S_N];
+	struct ring_stat *rings;
+	size_t n_rings;
+};
+
+/* Groups by key: open addressing over a power-of-two table, plus the list in arrival order. */
+struct gtab {
+	struct group **slot;
+	size_t cap;
+	struct group **list;
+	size_t n, list_cap;
+};
+
+/* Everything one report run holds. */
+struct rep {
+	const struct report_opts *o;
+	const char *slice;    /* NULL for no --by */
+	int slice_attr;	      /* A_* for call slices, -1 otherwise */
+	int by_kind, by_dept; /* response slices */
+	int by_hour, by_day;  /* time slices */
+	struct group total;
+	struct gtab groups;
+	int64_t first_received, last_received;
+	long exercise_left_out;
+};
+
+/* Returns 1 when NAME is a slice; see report.h. */
+int
+report_slice_known(const char *name)
+{
+	static const char *const extra[] = {"hour", "day", "kind", "department", NULL};
+	size_t i;
+
+	for (i = 0; i < A_N; i++)
+		if (strcmp(name, report_call_slices[i]) == 0)
+			return 1;
+	for (i = 0; extra[i]; i++)
+		if (strcmp(name, extra[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parses one side of a window ("YYYY-MM-DD[(T| )hh:mm[:ss]]") into ms. Returns 0, or -1. */
+static int
+report_parse_time(const char *s, size_t len, int64_t *ms)
+{
+	char buf[32];
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+	time_t t;
+
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+		return -1;
+	if (buf[n] == 'T' || buf[n] == ' ') {
+		int m = 0;
+
+		if (sscanf(buf + n + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+			return -1;
+		n += 1 + m;
+		if (buf[n] == ':') {
+			if (sscanf(buf + n + 1, "%2d%n", &sec, &m) != 1)
+				return -1;
+			n += 1 + m;
+		}
+	}
+	if (buf[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 59 || h < 0 || mi < 0 || sec < 0)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)
+		return -1;
+	*ms = (int64_t)t * 1000;
+	return 0;
+}
+
+/* Parses --window FROM..TO; see report.h. */
+int
+report_parse_window(const char *arg, struct report_opts *o, char **err)
+{
+	const char *dots = strstr(arg, "..");
+	size_t lf, lt;
+
+	if (dots == NULL) {
+		*err = xasprintf("--window '%s': give FROM..TO (YYYY-MM-DD[Thh:mm[:ss]], either "
+				 "side may be empty)",
+				 arg);
+		return -1;
+	}
+	lf = (size_t)(dots - arg);
+	lt = strlen(dots + 2);
+	o->has_from = lf > 0;
+	o->has_to = lt > 0;
+	if ((lf > 0 && report_parse_time(arg, lf, &o->from_ms) != 0) ||
+	    (lt > 0 && report_parse_time(dots + 2, lt, &o->to_ms) != 0)) {
+		*err = xasprintf("--window '%s': each side must be YYYY-MM-DD or "
+				 "YYYY-MM-DDThh:mm[:ss]",
+				 arg);
+		return -1;
+	}
+	if (o->has_from && o->has_to && o->to_ms <= o->from_ms) {
+		*err = xasprintf("--window '%s': TO must be after FROM", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends V to S's values. */
+static void
+seg_push(struct seg_stat *s, int64_t v)
+{
+	if (v < 0) { /* the source's times are out of order: counted, not used */
+		s->negative++;
+		return;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+	}
+	s->v[s->n++] = v;
+}
+
+/* Records the value TO - FROM of segment S, or a missing value when either is missing. */
+static void
+seg_add(struct group *g, int s, int64_t from, int64_t to)
+{
+	if (from == NONE || to == NONE)
+		g->seg[s].no_value++;
+	else
+		seg_push(&g->seg[s], to - from);
+}
+
+/* Returns the ring statistics of KIND in G, adding them when new. */
+static struct ring_stat *
+group_ring(struct group *g, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_rings; i++)
+		if (strcmp(g->rings[i].kind, kind) == 0)
+			return &g->rings[i];
+	g->rings = xrealloc(g->rings, (g->n_rings + 1) * sizeof *g->rings);
+	memset(&g->rings[g->n_rings], 0, sizeof *g->rings);
+	g->rings[g->n_rings].kind = xstrdup(kind);
+	return &g->rings[g->n_rings++];
+}
+
+/* Returns the responder class of R for grouping ("(none)" when unknown). */
+static const char *
+resp_kind(const struct resp *r)
+{
+	return r->kind ? r->kind : "(none)";
+}
+
+/* Adds call C to group G, counting only its responses for which PICK[i] is set (all when
+ * PICK is NULL). */
+static void
+group_add(struct rep *R, struct group *g, const struct call *c, const unsigned char *pick)
+{
+	int64_t first_order = NONE, first_scene = NONE;
+	size_t i, j;
+
+	g->calls++;
+	seg_add(g, S_INTAKE, c->received, c->entered);
+	for (i = 0; i < c->n; i++) {
+		const struct resp *r = &c->r[i];
+
+		if (pick && !pick[i])
+			continue;
+		g->responses++;
+		if (r->ordered != NONE && (first_order == NONE || r->ordered < first_order))
+			first_order = r->ordered;
+		if (r->on_scene != NONE && (first_scene == NONE || r->on_scene < first_scene))
+			first_scene = r->on_scene;
+		seg_add(g, S_RECEIPT, r->ordered, r->receipt);
+		seg_add(g, S_TURNOUT, r->ordered, r->en_route);
+		seg_add(g, S_TRAVEL, r->en_route, r->on_scene);
+	}
+	seg_add(g, S_PROCESSING, c->received, first_order);
+	seg_add(g, S_RESPONSE, c->received, first_scene);
+	if (first_scene == NONE)
+		g->no_arrival++;
+	else if (c->received != NONE && first_scene >= c->received &&
+		 first_scene - c->received <= R->o->circle_ms)
+		g->within++;
+	/* Rings: per class of the picked responses that carry a ring deadline. */
+	for (i = 0; i < c->n; i++) {
+		const struct resp *r = &c->r[i];
+		int64_t ring = NONE, arrive = NONE;
+		struct ring_stat *rs;
+
+		if ((pick && !pick[i]) || r->ring_s == NONE)
+			continue;
+		for (j = 0; j < i; j++) /* each class once per call */
+			if ((!pick || pick[j]) && c->r[j].ring_s != NONE &&
+			    strcmp(resp_kind(&c->r[j]), resp_kind(r)) == 0)
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < c->n; j++) {
+			const struct resp *q = &c->r[j];
+
+			if ((pick && !pick[j]) || strcmp(resp_kind(q), resp_kind(r)) != 0)
+				continue;
+			if (q->ring_s != NONE && (ring == NONE || q->ring_s < ring))
+				ring = q->ring_s;
+			if (q->on_scene != NONE && (arrive == NONE || q->on_scene < arrive))
+				arrive = q->on_scene;
+		}
+		rs = group_ring(g, resp_kind(r));
+		rs->pairs++;
+		if (arrive == NONE || c->received == NONE)
+			rs->no_arrival++;
+		else if (arrive < c->received)
+			rs->negative++;
+		else if (arrive - c->received <= ring * 1000)
+			rs->met++;
+	}
+}
+
+/* FNV-1a of S. */
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Returns the group KEY of T, creating it when new. */
+static struct group *
+gtab_get(struct gtab *t, const char *key)
+{
+	size_t i, mask;
+	struct group *g;
+
+	if (t->n * 2 >= t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64, k;
+		struct group **ns = xcalloc(ncap, sizeof *ns);
+
+		for (k = 0; k < t->n; k++) {
+			i = hash_str(t->list[k]->key) & (ncap - 1);
+			while (ns[i])
+				i = (i + 1) & (ncap - 1);
+			ns[i] = t->list[k];
+		}
+		free(t->slot);
+		t->slot = ns;
+		t->cap = ncap;
+	}
+	mask = t->cap - 1;
+	for (i = hash_str(key) & mask; t->slot[i]; i = (i + 1) & mask)
+		if (strcmp(t->slot[i]->key, key) == 0)
+			return t->slot[i];
+	g = xcalloc(1, sizeof *g);
+	g->key = xstrdup(key);
+	t->slot[i] = g;
+	if (t->n == t->list_cap) {
+		t->list_cap = t->list_cap ? t->list_cap * 2 : 64;
+		t->list = xrealloc(t->list, t->list_cap * sizeof *t->list);
+	}
+	t->list[t->n++] = g;
+	return g;
+}
+
+/* Writes the wall-clock hour ("07") or day ("2019-03-01") of MS into BUF. */
+static void
+time_key(int64_t ms, int day, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	struct tm tm;
+
+	if (ms == NONE || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, size, "(none)");
+		return;
+	}
+	if (day)
+		snprintf(buf, size, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	else
+		snprintf(buf, size, "%02d", tm.tm_hour);
+}
+
+/* Adds the finished call C to the total and to its slice's groups. */
+static void
+call_finish(struct rep *R, struct call *c)
+{
+	char key[64];
+	size_t i, j;
+
+	if (c->received != NONE) {
+		if (R->total.calls == 0 || c->received < R->first_received)
+			R->first_received = c->received;
+		if (R->total.calls == 0 || c->received > R->last_received)
+			R->last_received = c->received;
+	}
+	group_add(R, &R->total, c, NULL);
+	if (R->slice == NULL)
+		return;
+	if (R->by_kind || R->by_dept) {
+		unsigned char *pick = xcalloc(c->n ? c->n : 1, 1);
+
+		if (c->n == 0)
+			group_add(R, gtab_get(&R->groups, "(none)"), c, NULL);
+		for (i = 0; i < c->n; i++) {
+			const char *k = R->by_kind ? c->r[i].kind : c->r[i].dept;
+
+			if (k == NULL)
+				k = "(none)";
+			for (j = 0; j < i; j++) {
+				const char *kj = R->by_kind ? c->r[j].kind : c->r[j].dept;
+
+				if (strcmp(kj ? kj : "(none)", k) == 0)
+					break;
+			}
+			if (j < i)
+				continue; /* this value's group already has the call */
+			for (j = 0; j < c->n; j++) {
+				const char *kj = R->by_kind ? c->r[j].kind : c->r[j].dept;
+
+				pick[j] = strcmp(kj ? kj : "(none)", k) == 0;
+			}
+			group_add(R, gtab_get(&R->groups, k), c, pick);
+		}
+		free(pick);
+		return;
+	}
+	if (R->by_hour || R->by_day) {
+		time_key(c->received, R->by_day, key, sizeof key);
+		group_add(R, gtab_get(&R->groups, key), c, NULL);
+		return;
+	}
+	if (R->slice_attr == A_TIER && c->attr[A_TIER] != NULL) {
+		static const char *const roman[] = {"I", "II", "III"};
+		long t = strtol(c->attr[A_TIER], NULL, 10);
+
+		group_add(R,
+			  gtab_get(&R->groups, t >= 1 && t <= 3 ? roman[t - 1] : c->attr[A_TIER]),
+			  c, NULL);
+		return;
+	}
+	group_add(R,
+		  gtab_get(&R->groups, c->attr[R->slice_attr] ? c->attr[R->slice_attr] : "(none)"),
+		  c, NULL);
+}
+
+/* Frees the strings of call C and empties it (its response array is kept for reuse). */
+static void
+call_clear(struct call *c)
+{
+	size_t i;
+
+	free(c->id);
+	c->id = NULL;
+	for (i = 0; i < A_N; i++) {
+		free(c->attr[i]);
+		c->attr[i] = NULL;
+	}
+	for (i = 0; i < c->n; i++) {
+		free(c->r[i].kind);
+		free(c->r[i].dept);
+	}
+	c->n = 0;
+}
+
+/* Returns column I of ST as a time or number, NONE when NULL. */
+static int64_t
+col_int(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NONE : sqlite3_column_int64(st, i);
+}
+
+/* Returns a new copy of text column I of ST, NULL when NULL. */
+static char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return sqlite3_column_type(st, i) == SQLITE_NULL || s == NULL ? NULL
+								      : xstrdup((const char *)s);
+}
+
+/* Compares two int64 values for qsort. */
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Returns the nearest-rank P-th percentile of the sorted values of S: the value at rank
+ * ceil(P*n/100), 1-based. S must have values. */
+static int64_t
+seg_pct(const struct seg_stat *s, int p)
+{
+	size_t rank = ((size_t)p * s->n + 99) / 100;
+
+	return s->v[rank ? rank - 1 : 0];
+}
+
+/* Compares ring statistics by class for qsort. */
+static int
+ring_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ring_stat *)a)->kind, ((const struct ring_stat *)b)->kind);
+}
+
+/* Sorts the values of every segment of G and its rings by class. */
+static void
+group_sort(struct group *g)
+{
+	int s;
+
+	for (s = 0; s < S_N; s++)
+		if (g->seg[s].n > 1)
+			qsort(g->seg[s].v, g->seg[s].n, sizeof *g->seg[s].v, cmp_i64);
+	if (g->n_rings > 1)
+		qsort(g->rings, g->n_rings, sizeof *g->rings, ring_cmp);
+}
+
+/* Frees G's storage (not G). */
+static void
+group_free(struct group *g)
+{
+	size_t i;
+	int s;
+
+	for (s = 0; s < S_N; s++)
+		free(g->seg[s].v);
+	for (i = 0; i < g->n_rings; i++)
+		free(g->rings[i].kind);
+	free(g->rings);
+	free(g->key);
+}
+
+/* Compares groups by key for qsort. */
+static int
+group_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct group *const *)a)->key, (*(struct group *const *)b)->key);
+}
+
+/* Writes a duration of MS as [-][h:]mm:ss[.mmm] into BUF. */
+static const char *
+fmt_dur(int64_t ms, char *buf, size_t size)
+{
+	int64_t a = ms < 0 ? -ms : ms, s = a / 1000;
+	int n;
+
+	if (s >= 3600)
+		n = snprintf(buf, size, "%s%" PRId64 ":%02d:%02d", ms < 0 ? "-" : "", s / 3600,
+			     (int)(s / 60 % 60), (int)(s % 60));
+	else
+		n = snprintf(buf, size, "%s%d:%02d", ms < 0 ? "-" : "", (int)(s / 60),
+			     (int)(s % 60));
+	if (a % 1000 && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ".%03d", (int)(a % 1000));
+	return buf;
+}
+
+/* Writes the wall time MS as "YYYY-MM-DD hh:mm:ss" into BUF. */
+static const char *
+fmt_time(int64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	struct tm tm;
+
+	if (ms == NONE || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else if (strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/* Prints one group as a terminal table. */
+static void
+print_table_group(const struct rep *R, const struct group *g, FILE *out)
+{
+	char a[32], b[32], c[32];
+	size_t i;
+	int s;
+
+	fprintf(out, "%-11s %-9s %8s %9s %9s %10s %10s %10s\n", "segment", "per", "n", "no value",
+		"negative", "p50", "p90", "p95");
+	for (s = 0; s < S_N; s++) {
+		const struct seg_stat *st = &g->seg[s];
+
+		fprintf(out, "%-11s %-9s %8zu %9ld %9ld", report_segs[s].name,
+			report_segs[s].per_response ? "response" : "call", st->n, st->no_value,
+			st->negative);
+		if (st->n)
+			fprintf(out, " %10s %10s %10s\n", fmt_dur(seg_pct(st, 50), a, sizeof a),
+				fmt_dur(seg_pct(st, 90), b, sizeof b),
+				fmt_dur(seg_pct(st, 95), c, sizeof c));
+		else
+			fprintf(out, " %10s %10s %10s\n", "-", "-", "-");
+	}
+	fmt_dur(R->o->circle_ms, a, sizeof a);
+	if (g->seg[S_RESPONSE].n)
+		fprintf(out,
+			"first unit on scene within %s of receipt: %ld of %zu calls (%.1f %%); "
+			"no arrival: %ld\n",
+			a, g->within, g->seg[S_RESPONSE].n,
+			100.0 * (double)g->within / (double)g->seg[S_RESPONSE].n, g->no_arrival);
+	else
+		fprintf(out,
+			"first unit on scene within %s of receipt: no call with an arrival; "
+			"no arrival: %ld\n",
+			a, g->no_arrival);
+	if (g->n_rings == 0) {
+		fprintf(out, "ring compliance: no ring deadlines in these responses\n");
+		return;
+	}
+	fprintf(out, "ring compliance (first arrival of the class within its ring):\n");
+	for (i = 0; i < g->n_rings; i++) {
+		const struct ring_stat *r = &g->rings[i];
+		long with = r->pairs - r->no_arrival - r->negative;
+
+		fprintf(out, "  %-20s %ld of %ld calls", r->kind, r->met, with);
+		if (with)
+			fprintf(out, " (%.1f %%)", 100.0 * (double)r->met / (double)with);
+		fprintf(out, "; no arrival: %ld\n", r->no_arrival);
+	}
+}
+
+/* Prints the report as terminal tables. */
+static void
+print_table(const struct rep *R, const char *path, FILE *out)
+{
+	char a[32], b[32];
+	size_t i;
+
+	fprintf(out, "muster report: %s\n", path);
+	fprintf(out, "calls: %ld (%s), responses: %ld; received %s .. %s\n", R->total.calls,
+		R->o->include_exercise ? "live and exercise" : "live only", R->total.responses,
+		fmt_time(R->total.calls ? R->first_received : NONE, a, sizeof a),
+		fmt_time(R->total.calls ? R->last_received : NONE, b, sizeof b));
+	if (!R->o->include_exercise && R->exercise_left_out)
+		fprintf(out, "exercise calls left out: %ld (--include-exercise)\n",
+			R->exercise_left_out);
+	if (R->o->has_from || R->o->has_to)
+		fprintf(out, "window: %s .. %s (received)\n",
+			R->o->has_from ? fmt_time(R->o->from_ms, a, sizeof a) : "",
+			R->o->has_to ? fmt_time(R->o->to_ms, b, sizeof b) : "");
+	fputc('\n', out);
+	print_table_group(R, &R->total, out);
+	for (i = 0; i < R->groups.n; i++) {
+		const struct group *g = R->groups.list[i];
+
+		fprintf(out, "\n== %s: %s  (%ld calls, %ld responses)\n", R->slice, g->key,
+			g->calls, g->responses);
+		print_table_group(R, g, out);
+	}
+}
+
+/* Writes one CSV field, quoted when it needs to be. */
+static void
+csv_put(FILE *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/* Prints one group's CSV rows. */
+static void
+print_csv_group(const struct rep *R, const struct group *g, FILE *out)
+{
+	size_t i;
+	int s;
+
+	for (s = 0; s < S_N; s++) {
+		const struct seg_stat *st = &g->seg[s];
+
+		csv_put(out, R->slice ? R->slice : "");
+		fputc(',', out);
+		csv_put(out, g->key);
+		fprintf(out, ",%ld,%s,%s,%zu,%ld,%ld", g->calls, report_segs[s].name,
+			report_segs[s].per_response ? "response" : "call", st->n, st->no_value,
+			st->negative);
+		if (st->n)
+			fprintf(out, ",%.3f,%.3f,%.3f,,\n", (double)seg_pct(st, 50) / 1000.0,
+				(double)seg_pct(st, 90) / 1000.0, (double)seg_pct(st, 95) / 1000.0);
+		else
+			fputs(",,,,,\n", out);
+	}
+	csv_put(out, R->slice ? R->slice : "");
+	fputc(',', out);
+	csv_put(out, g->key);
+	fprintf(out, ",%ld,within_%" PRId64 "s,call,%zu,%ld,%ld,,,,%ld,", g->calls,
+		R->o->circle_ms / 1000, g->seg[S_RESPONSE].n, g->no_arrival,
+		g->seg[S_RESPONSE].negative, g->within);
+	if (g->seg[S_RESPONSE].n)
+		fprintf(out, "%.17g", (double)g->within / (double)g->seg[S_RESPONSE].n);
+	fputc('\n', out);
+	for (i = 0; i < g->n_rings; i++) {
+		const struct ring_stat *r = &g->rings[i];
+		long with = r->pairs - r->no_arrival - r->negative;
+		char *m = xasprintf("ring:%s", r->kind);
+
+		csv_put(out, R->slice ? R->slice : "");
+		fputc(',', out);
+		csv_put(out, g->key);
+		fprintf(out, ",%ld,", g->calls);
+		csv_put(out, m);
+		fprintf(out, ",call,%ld,%ld,%ld,,,,%ld,", with, r->no_arrival, r->negative, r->met);
+		if (with)
+			fprintf(out, "%.17g", (double)r->met / (double)with);
+		fputc('\n', out);
+		free(m);
+	}
+}
+
+/* Prints the report as CSV: one row per group and metric. */
+static void
+print_csv(const struct rep *R, FILE *out)
+{
+	size_t i;
+
+	fputs("by,group,calls,metric,per,n,no_value,negative,p50_s,p90_s,p95_s,met,share\n", out);
+	print_csv_group(R, &R->total, out);
+	for (i = 0; i < R->groups.n; i++)
+		print_csv_group(R, R->groups.list[i], out);
+}
+
+/* Sets KEY of OBJ to VAL (taking it); out of memory is fatal. */
+static void
+jset(json_t *obj, const char *key, json_t *val)
+{
+	if (val == NULL || json_object_set_new(obj, key, val) != 0) {
+		fprintf(stderr, "muster: out of memory building JSON\n");
+		abort();
+	}
+}
+
+/* Appends VAL (taking it) to ARR; out of memory is fatal. */
+static void
+jpush(json_t *arr, json_t *val)
+{
+	if (val == NULL || json_array_append_new(arr, val) != 0) {
+		fprintf(stderr, "muster: out of memory building JSON\n");
+		abort();
+	}
+}
+
+/* Returns a share as JSON: NUM/DEN, or null when DEN is 0. */
+static json_t *
+jshare(long num, long den)
+{
+	return den ? json_real((double)num / (double)den) : json_null();
+}
+
+/* Returns one group as a JSON object. */
+static json_t *
+json_group(const struct rep *R, const struct group *g)
+{
+	json_t *o = json_object(), *segs = json_object(), *w = json_object(), *rings = json_array();
+	size_t i;
+	int s;
+
+	if (o == NULL || segs == NULL || w == NULL || rings == NULL) {
+		fprintf(stderr, "muster: out of memory building JSON\n");
+		abort();
+	}
+	jset(o, "key", json_string(g->key));
+	jset(o, "calls", json_integer(g->calls));
+	jset(o, "responses", json_integer(g->responses));
+	for (s = 0; s < S_N; s++) {
+		const struct seg_stat *st = &g->seg[s];
+		json_t *j = json_object();
+
+		if (j == NULL) {
+			fprintf(stderr, "muster: out of memory building JSON\n");
+			abort();
+		}
+		jset(j, "per", json_string(report_segs[s].per_response ? "response" : "call"));
+		jset(j, "n", json_integer((json_int_t)st->n));
+		jset(j, "no_value", json_integer(st->no_value));
+		jset(j, "negative", json_integer(st->negative));
+		jset(j, "p50_s", st->n ? json_real((double)seg_pct(st, 50) / 1000.0) : json_null());
+		jset(j, "p90_s", st->n ? json_real((double)seg_pct(st, 90) / 1000.0) : json_null());
+		jset(j, "p95_s", st->n ? json_real((double)seg_pct(st, 95) / 1000.0) : json_null());
+		jset(segs, report_segs[s].name, j);
+	}
+	jset(o, "segments", segs);
+	jset(w, "circle_s", json_real((double)R->o->circle_ms / 1000.0));
+	jset(w, "calls", json_integer((json_int_t)g->seg[S_RESPONSE].n));
+	jset(w, "within", json_integer(g->within));
+	jset(w, "share", jshare(g->within, (long)g->seg[S_RESPONSE].n));
+	jset(w, "no_arrival", json_integer(g->no_arrival));
+	jset(w, "share_of_all_calls", jshare(g->within, g->calls));
+	jset(o, "first_on_scene_within_circle", w);
+	for (i = 0; i < g->n_rings; i++) {
+		const struct ring_stat *r = &g->rings[i];
+		long with = r->pairs - r->no_arrival - r->negative;
+		json_t *j = json_object();
+
+		if (j == NULL) {
+			fprintf(stderr, "muster: out of memory building JSON\n");
+			abort();
+		}
+		jset(j, "kind", json_string(r->kind));
+		jset(j, "calls", json_integer(with));
+		jset(j, "met", json_integer(r->met));
+		jset(j, "share", jshare(r->met, with));
+		jset(j, "no_arrival", json_integer(r->no_arrival));
+		jset(j, "negative", json_integer(r->negative));
+		jpush(rings, j);
+	}
+	jset(o, "rings", rings);
+	return o;
+}
+
+/* Prints the report as one JSON document. Returns 0, or -1. */
+static int
+print_json(const struct rep *R, const char *path, FILE *out)
+{
+	json_t *root = json_object(), *groups = json_array(), *f = json_object();
+	char a[32];
+	size_t i;
+	int rc;
+
+	if (root == NULL || groups == NULL || f == NULL) {
+		fprintf(stderr, "muster: out of memory building JSON\n");
+		abort();
+	}
+	jset(root, "database", json_string(path));
+	jset(root, "schema_version", json_integer(REPORT_SCHEMA_VERSION));
+	jset(f, "from",
+	     R->o->has_from ? json_string(fmt_time(R->o->from_ms, a, sizeof a)) : json_null());
+	jset(f, "to", R->o->has_to ? json_string(fmt_time(R->o->to_ms, a, sizeof a)) : json_null());
+	jset(f, "include_exercise", json_boolean(R->o->include_exercise));
+	jset(f, "exercise_calls_left_out", json_integer(R->exercise_left_out));
+	jset(root, "filters", f);
+	jset(root, "first_received",
+	     R->total.calls && R->first_received != NONE
+		 ? json_string(fmt_time(R->first_received, a, sizeof a))
+		 : json_null());
+	jset(root, "last_received",
+	     R->total.calls && R->last_received != NONE
+		 ? json_string(fmt_time(R->last_received, a, sizeof a))
+		 : json_null());
+	jset(root, "by", R->slice ? json_string(R->slice) : json_null());
+	jset(root, "total", json_group(R, &R->total));
+	for (i = 0; i < R->groups.n; i++)
+		jpush(groups, json_group(R, R->groups.list[i]));
+	jset(root, "groups", groups);
+	rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+	json_decref(root);
+	if (rc != 0 || fputc('\n', out) == EOF)
+		return -1;
+	return 0;
+}
+
+/* Checks that DB is an analysis database this muster reads. Returns 0, or -1 with *ERR. */
+static int
+report_check(sqlite3 *db, const char *path, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *msg;
+	char *end;
+	long ver;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT value FROM analysis_meta WHERE key = 'version'", -1,
+				&st, NULL);
+	if (rc != SQLITE_OK) {
+		msg = sqlite3_errmsg(db);
+		if (rc == SQLITE_NOTADB)
+			*err = xasprintf("%s: not a SQLite database", path);
+		else if (strstr(msg, "no such table") == NULL)
+			*err = xasprintf("%s: cannot read: %s", path, msg);
+		else if (sqlite3_table_column_metadata(db, NULL, "timeline", "seq", NULL, NULL,
+						       NULL, NULL, NULL) == SQLITE_OK)
+			*err = xasprintf("%s: a musterd database, not an analysis database (no "
+					 "analysis_meta table); the analysis views of daemon "
+					 "snapshots are not built yet",
+					 path);
+		else
+			*err = xasprintf("%s: not an analysis database (no analysis_meta table); "
+					 "make one with `muster import cad-csv`",
+					 path);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		*err = rc == SQLITE_DONE
+			   ? xasprintf("%s: analysis_meta has no 'version': not an analysis "
+				       "database muster wrote",
+				       path)
+			   : xasprintf("%s: cannot read: %s", path, sqlite3_errmsg(db));
+		(void)sqlite3_finalize(st);
+		return -1;
+	}
+	msg = (const char *)sqlite3_column_text(st, 0);
+	errno = 0;
+	ver = msg ? strtol(msg, &end, 10) : 0;
+	if (msg == NULL || errno || end == msg || *end != '\0' || ver < 1)
+		*err = xasprintf("%s: unknown analysis schema version '%s'", path,
+				 msg ? msg : "(null)");
+	else if (ver > REPORT_SCHEMA_VERSION)
+		*err = xasprintf("%s: analysis schema version %ld is newer than this muster reads "
+				 "(%d); use a newer muster",
+				 path, ver, REPORT_SCHEMA_VERSION);
+	else
+		*err = NULL;
+	if (sqlite3_finalize(st) != SQLITE_OK && *err == NULL)
+		*err = xasprintf("%s: cannot read: %s", path, sqlite3_errmsg(db));
+	return *err ? -1 : 0;
+}
+
+/* Counts the exercise calls a live-only report leaves out (within the window). */
+static int
+report_count_exercise(struct rep *R, sqlite3 *db, const char *path, char **err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT count(*) FROM calls WHERE exercise != 0"
+			       " AND (?1 IS NULL OR received_ms >= ?1)"
+			       " AND (?2 IS NULL OR received_ms < ?2)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: not a valid analysis database: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = R->o->has_from ? sqlite3_bind_int64(st, 1, R->o->from_ms) : sqlite3_bind_null(st, 1);
+	if (rc == SQLITE_OK)
+		rc = R->o->has_to ? sqlite3_bind_int64(st, 2, R->o->to_ms)
+				  : sqlite3_bind_null(st, 2);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		R->exercise_left_out = (long)sqlite3_column_int64(st, 0);
+	if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_ROW) {
+		*err = xasprintf("%s: cannot read: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads every selected call with its responses, in call order, into R. Returns 0, or -1. */
+static int
+report_scan(struct rep *R, sqlite3 *db, const char *path, char **err)
+{
+	static const char sql[] =
+	    "SELECT c.id, c.type, c.tier, c.priority, c.street, c.community, c.grid,"
+	    " c.received_ms, c.entered_ms, r.rowid IS NOT NULL, r.kind, r.department,"
+	    " r.ordered_ms, r.received_ms, r.en_route_ms, r.on_scene_ms, r.ring_s"
+	    " FROM calls c LEFT JOIN responses r ON r.call_id = c.id"
+	    " WHERE (?1 OR c.exercise = 0)"
+	    " AND (?2 IS NULL OR c.received_ms >= ?2) AND (?3 IS NULL OR c.received_ms < ?3)"
+	    " ORDER BY c.id";
+	sqlite3_stmt *st;
+	struct call c;
+	int rc, i;
+
+	memset(&c, 0, sizeof c);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: not a valid analysis database: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = sqlite3_bind_int(st, 1, R->o->include_exercise);
+	if (rc == SQLITE_OK)
+		rc = R->o->has_from ? sqlite3_bind_int64(st, 2, R->o->from_ms)
+				    : sqlite3_bind_null(st, 2);
+	if (rc == SQLITE_OK)
+		rc = R->o->has_to ? sqlite3_bind_int64(st, 3, R->o->to_ms)
+				  : sqlite3_bind_null(st, 3);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(st, 0);
+
+		if (id == NULL)
+			id = (const unsigned char *)"";
+		if (c.id == NULL || strcmp(c.id, (const char *)id) != 0) {
+			if (c.id != NULL)
+				call_finish(R, &c);
+			call_clear(&c);
+			c.id = xstrdup((const char *)id);
+			for (i = 0; i < A_N; i++)
+				c.attr[i] = col_text(st, 1 + i);
+			c.received = col_int(st, 7);
+			c.entered = col_int(st, 8);
+		}
+		if (sqlite3_column_int(st, 9)) {
+			struct resp *r;
+
+			if (c.n == c.cap) {
+				c.cap = c.cap ? c.cap * 2 : 8;
+				c.r = xrealloc(c.r, c.cap * sizeof *c.r);
+			}
+			r = &c.r[c.n++];
+			r->kind = col_text(st, 10);
+			r->dept = col_text(st, 11);
+			r->ordered = col_int(st, 12);
+			r->receipt = col_int(st, 13);
+			r->en_route = col_int(st, 14);
+			r->on_scene = col_int(st, 15);
+			r->ring_s = col_int(st, 16);
+		}
+		rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_DONE && c.id != NULL)
+		call_finish(R, &c);
+	call_clear(&c);
+	free(c.r);
+	if (rc != SQLITE_DONE) {
+		*err = xasprintf("%s: cannot read: %s", path, sqlite3_errmsg(db));
+		(void)sqlite3_finalize(st);
+		return -1;
+	}
+	if (sqlite3_finalize(st) != SQLITE_OK) {
+		*err = xasprintf("%s: cannot read: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the analysis database and writes the report; see report.h. */
+int
+report_run(const char *path, const struct report_opts *o, FILE *out, char **err)
+{
+	struct rep R;
+	sqlite3 *db = NULL;
+	FILE *f;
+	size_t i;
+	int rc = -1;
+
+	*err = NULL;
+	memset(&R, 0, sizeof R);
+	R.o = o;
+	R.slice = o->by;
+	R.slice_attr = -1;
+	if (o->by != NULL) {
+		if (!report_slice_known(o->by)) {
+			*err =
+			    xasprintf("--by '%s': one of type, tier, priority, street, community, "
+				      "grid, hour, day, kind, department",
+				      o->by);
+			return -1;
+		}
+		for (i = 0; i < A_N; i++)
+			if (strcmp(o->by, report_call_slices[i]) == 0)
+				R.slice_attr = (int)i;
+		R.by_kind = strcmp(o->by, "kind") == 0;
+		R.by_dept = strcmp(o->by, "department") == 0;
+		R.by_hour = strcmp(o->by, "hour") == 0;
+		R.by_day = strcmp(o->by, "day") == 0;
+	}
+	R.total.key = xstrdup("all");
+	/* SQLite would create an empty database for a missing file, even read-only: look first. */
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		*err = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)fclose(f); /* opened for reading only: nothing to lose */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: cannot open: %s", path,
+				 db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	if (report_check(db, path, err) != 0 ||
+	    (!o->include_exercise && report_count_exercise(&R, db, path, err) != 0) ||
+	    report_scan(&R, db, path, err) != 0)
+		goto out;
+	group_sort(&R.total);
+	for (i = 0; i < R.groups.n; i++)
+		group_sort(R.groups.list[i]);
+	if (R.groups.n > 1)
+		qsort(R.groups.list, R.groups.n, sizeof *R.groups.list, group_cmp);
+	if (o->format == REPORT_JSON) {
+		if (print_json(&R, path, out) != 0) {
+			*err = xasprintf("cannot write the report: %s", strerror(errno));
+			goto out;
+		}
+	} else if (o->format == REPORT_CSV) {
+		print_csv(&R, out);
+	} else {
+		print_table(&R, path, out);
+	}
+	rc = 0;
+out:
+	if (db != NULL && sqlite3_close(db) != SQLITE_OK && rc == 0) {
+		*err = xasprintf("%s: cannot close", path);
+		rc = -1;
+	}
+	group_free(&R.total);
+	for (i = 0; i < R.groups.n; i++) {
+		group_free(R.groups.list[i]);
+		free(R.groups.list[i]);
+	}
+	free(R.groups.list);
+	free(R.groups.slot);
+	return rc;
+}
