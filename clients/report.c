@@ -4,6 +4,7 @@
  * values at the end. No average of percentiles, no SQL window functions: one pass, one sort per
  * segment and group. */
 #include "report.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -852,6 +853,59 @@ print_json(const struct rep *R, const char *path, FILE *out)
 	return 0;
 }
 
+/* The analysis schema as views over a musterd database (a snapshot, or the file of a
+ * stopped daemon): an incident is a call (a linked duplicate report is not), each order of a
+ * unit that was not cancelled is a response, "ordered" is when the order was sent to the
+ * unit's agent, and the ring is the unit's class ring as the order recorded it. Times the
+ * daemon stores as 0 (not happened) are NULL here. Temporary views: the file is not
+ * changed, and it is opened read-only. */
+static const char report_views[] =
+    "CREATE TEMP VIEW calls AS SELECT CAST(id AS TEXT) AS id, type, tier,"
+    " CAST(tier AS TEXT) AS priority, received_ms, received_ms AS entered_ms, street,"
+    " community, grid, lat, lon, exercise, 'musterd' AS source"
+    " FROM main.incidents WHERE state != 3;"
+    "CREATE TEMP VIEW responses AS SELECT CAST(incident_id AS TEXT) AS call_id,"
+    " member_id AS unit, kind, department, NULLIF(sent_ms, 0) AS ordered_ms,"
+    " NULLIF(received_ms, 0) AS received_ms, NULLIF(en_route_ms, 0) AS en_route_ms,"
+    " NULLIF(on_scene_ms, 0) AS on_scene_ms, NULLIF(cleared_ms, 0) AS cleared_ms,"
+    " CASE WHEN ring_deadline_ms > 0 THEN (ring_deadline_ms - ordered_ms) / 1000 END AS ring_s,"
+    " NULLIF(delay_reason, 0) AS delay_reason"
+    " FROM main.orders WHERE what = 1 AND status != 10;";
+
+/* Presents a musterd database in the analysis schema (see report_views). */
+static int
+report_daemon_views(sqlite3 *db, const char *path, char **err)
+{
+	sqlite3_stmt *st;
+	int ver = -1;
+	char *msg = NULL;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			ver = sqlite3_column_int(st, 0);
+		(void)sqlite3_finalize(st);
+	}
+	if (ver > STORE_SCHEMA_VERSION) {
+		*err = xasprintf("%s: musterd schema version %d is newer than this muster reads "
+				 "(%d); use a newer muster",
+				 path, ver, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (ver < 2) {
+		*err = xasprintf("%s: a musterd database from before orders (schema version %d): "
+				 "nothing to report",
+				 path, ver);
+		return -1;
+	}
+	if (sqlite3_exec(db, report_views, NULL, NULL, &msg) != SQLITE_OK) {
+		*err =
+		    xasprintf("%s: cannot present the daemon's tables: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks that DB is an analysis database this muster reads. Returns 0, or -1 with *ERR. */
 static int
 report_check(sqlite3 *db, const char *path, char **err)
@@ -872,10 +926,7 @@ report_check(sqlite3 *db, const char *path, char **err)
 			*err = xasprintf("%s: cannot read: %s", path, msg);
 		else if (sqlite3_table_column_metadata(db, NULL, "timeline", "seq", NULL, NULL,
 						       NULL, NULL, NULL) == SQLITE_OK)
-			*err = xasprintf("%s: a musterd database, not an analysis database (no "
-					 "analysis_meta table); the analysis views of daemon "
-					 "snapshots are not built yet",
-					 path);
+			return report_daemon_views(db, path, err);
 		else
 			*err = xasprintf("%s: not an analysis database (no analysis_meta table); "
 					 "make one with `muster import cad-csv`",
@@ -945,7 +996,7 @@ report_scan(struct rep *R, sqlite3 *db, const char *path, char **err)
 {
 	static const char sql[] =
 	    "SELECT c.id, c.type, c.tier, c.priority, c.street, c.community, c.grid,"
-	    " c.received_ms, c.entered_ms, r.rowid IS NOT NULL, r.kind, r.department,"
+	    " c.received_ms, c.entered_ms, r.call_id IS NOT NULL, r.kind, r.department,"
 	    " r.ordered_ms, r.received_ms, r.en_route_ms, r.on_scene_ms, r.ring_s"
 	    " FROM calls c LEFT JOIN responses r ON r.call_id = c.id"
 	    " WHERE (?1 OR c.exercise = 0)"

@@ -220,6 +220,45 @@ class Muster(Base):
         con.close()
         self.assertGreater(n, 0)
 
+    def test_report_on_a_snapshot_equals_the_run(self):
+        """muster report on a snapshot of this run: every segment's figures equal what the
+        test computes by hand from the orders' own times (units, not cancelled)."""
+        runs = [self.run_incident("s03-c01", "traffic.collision", 3, tier=3,
+                                  tier_reason="test")[1],
+                self.run_incident("s07-c02", "fire.ebike", 2, tier=2, tier_reason="test")[1]]
+        out = self.d.muster("snapshot", "run.db").stdout
+        path = out.split(":")[0]
+        rep = json.loads(self.d.muster("report", path, "--json").stdout)["total"]
+
+        def pct(values, p):  # nearest rank, as docs/metrics.md defines it
+            v = sorted(values)
+            rank = (p * len(v) + 99) // 100
+            return v[rank - 1 if rank else 0]
+
+        seg = {k: [] for k in ("intake", "processing", "receipt", "turnout", "travel",
+                               "response")}
+        within = 0
+        for inc in runs:
+            units = [m for m in inc.members if m.what == "unit"
+                     and m.status != pb.ORDER_CANCELLED]
+            seg["intake"].append(0)
+            seg["processing"].append(min(m.sent_at_ms for m in units) - inc.received_at_ms)
+            first = min(m.on_scene_at_ms for m in units) - inc.received_at_ms
+            seg["response"].append(first)
+            within += first <= 300000
+            for m in units:
+                seg["receipt"].append(m.received_at_ms - m.sent_at_ms)
+                seg["turnout"].append(m.en_route_at_ms - m.sent_at_ms)
+                seg["travel"].append(m.on_scene_at_ms - m.en_route_at_ms)
+        self.assertEqual(rep["calls"], 2)
+        self.assertEqual(rep["responses"], len(seg["receipt"]))
+        for name, values in seg.items():
+            got = rep["segments"][name]
+            self.assertEqual((got["n"], got["no_value"]), (len(values), 0), name)
+            for p in (50, 90, 95):
+                self.assertEqual(got[f"p{p}_s"], pct(values, p) / 1000, f"{name} p{p}")
+        self.assertEqual(rep["first_on_scene_within_circle"]["within"], within)
+
     def test_daemon_killed_between_assembly_and_receipts(self):
         inc = self.submit("s02-c01", "traffic.collision", tier=2, tier_reason="test")
         full, got = self.orders_of(inc)

@@ -6,6 +6,7 @@ them; bad input gets a clear error and writes nothing; a layout file maps anothe
 import csv
 import json
 import os
+import shutil
 import sqlite3
 
 from harness import MUSTER, DaemonTest, main, run
@@ -274,12 +275,20 @@ class Report(DaemonTest):
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot open: No such file", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "missing.db")))
-        # A daemon's own database is not an analysis database (yet).
+        # A stopped daemon's own database is read through the analysis views...
         self.d.start()
         self.d.stop()
-        p = self.muster("report", self.d.db(), check=False)
+        p = self.muster("report", self.d.db(), "--json")
+        self.assertEqual(json.loads(p.stdout)["total"]["calls"], 0)
+        # ...but not one from a newer musterd.
+        newer = os.path.join(self.tmp, "newer.db")
+        shutil.copy(self.d.db(), newer)
+        con = sqlite3.connect(newer)
+        con.execute("PRAGMA user_version = 99")
+        con.close()
+        p = self.muster("report", newer, check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("a musterd database, not an analysis database", p.stderr)
+        self.assertIn("musterd schema version 99 is newer", p.stderr)
         p = self.muster("report", db, "--by", "colour", check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("--by 'colour'", p.stderr)
