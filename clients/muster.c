@@ -157,13 +157,29 @@ print_members(const Muster__Incident *inc)
 	size_t i;
 	const char *group = NULL;
 
+	const Muster__Member **sorted;
+	size_t k, j, n = 0;
+
 	if (inc->n_members == 0)
 		return;
+	/* Group by group, groups in the order they first appear (the commander's first), each
+	 * group's members by order id: refills and tier changes do not scatter a group. */
+	sorted = xcalloc(inc->n_members, sizeof *sorted);
+	for (k = 0; k < inc->n_members; k++) {
+		for (j = 0; j < k && strcmp(inc->members[j]->group, inc->members[k]->group) != 0;
+		     j++)
+			;
+		if (j < k)
+			continue; /* this group was gathered already */
+		for (j = k; j < inc->n_members; j++)
+			if (strcmp(inc->members[j]->group, inc->members[k]->group) == 0)
+				sorted[n++] = inc->members[j];
+	}
 	printf("  joint action group (times after the report):\n");
 	printf("    %-18s %-22s %-20s %-10s %-8s %-8s %-8s %-8s %-8s %s\n", "group", "member",
 	       "kind", "status", "sent", "receipt", "accept", "en route", "on scene", "ring");
-	for (i = 0; i < inc->n_members; i++) {
-		const Muster__Member *m = inc->members[i];
+	for (i = 0; i < n; i++) {
+		const Muster__Member *m = sorted[i];
 		char a[5][24], ring[48];
 		int64_t base = inc->received_at_ms;
 		const char *st = "?";
@@ -190,6 +206,7 @@ print_members(const Muster__Incident *inc)
 		       fmt_after(base, m->on_scene_at_ms, a[4], sizeof a[4]), ring);
 		group = m->group;
 	}
+	free(sorted);
 }
 
 /* Prints an incident for a person, or as one JSON line. */
@@ -522,10 +539,9 @@ print_whistle(const Muster__Whistle *w, int as_json)
 		return;
 	}
 	printf("whistle #%" PRIu64 " at %s: %s\n", w->id, w->place, w->matter);
-	printf("  called by %s at %s; report by %s", w->called_by,
-	       fmt_time(w->blown_at_ms, t, sizeof t), "");
-	printf("%s with a %s or above and %d people\n", fmt_time(w->deadline_ms, t, sizeof t),
-	       w->leader_rank, w->headcount);
+	printf("  called by %s at %s; ", w->called_by, fmt_time(w->blown_at_ms, t, sizeof t));
+	printf("report by %s with a %s or above and %d people\n",
+	       fmt_time(w->deadline_ms, t, sizeof t), w->leader_rank, w->headcount);
 	for (i = 0; i < w->n_departments; i++) {
 		const Muster__WhistleDepartment *d = w->departments[i];
 
