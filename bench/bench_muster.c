@@ -17,6 +17,7 @@
 /* nftw() is an X/Open extension. */
 #define _XOPEN_SOURCE 700
 
+#include "bench.h"
 #include "cfg.h"
 #include "client.h"
 #include "init.h"
@@ -102,33 +103,6 @@ struct bench {
 	int64_t last_order_ns;
 	pid_t daemon;
 };
-
-/* A deterministic random number generator (splitmix64). */
-static uint64_t
-bench_rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
-
-/* Returns a uniform double in [0, 1). */
-static double
-bench_rng_unit(uint64_t *s)
-{
-	return (double)(bench_rng_next(s) >> 11) / 9007199254740992.0;
-}
-
-/* Returns a standard normal deviate (Box-Muller). */
-static double
-bench_rng_normal(uint64_t *s)
-{
-	double u = bench_rng_unit(s), v = bench_rng_unit(s);
-
-	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
-}
 
 /* Orders int64 values ascending. */
 static int

@@ -3,6 +3,7 @@
  *
  * Usage: bench_nearest [UNITS [QUERIES]]. Always exits 0 on a completed run (benchmarks
  * never fail the build); a wrong answer is reported as MISMATCH. */
+#include "bench.h"
 #include "nearest.h"
 #include "roster.h"
 #include "util.h"
@@ -43,33 +44,6 @@ static const char *const bench_skills[] = {"rope", "hazmat", "medic", "diver", "
 #define BENCH_N_KINDS (sizeof bench_kinds / sizeof bench_kinds[0])
 #define BENCH_N_DEPTS (sizeof bench_depts / sizeof bench_depts[0])
 #define BENCH_N_SKILLS (sizeof bench_skills / sizeof bench_skills[0])
-
-/* A deterministic random number generator (splitmix64). */
-static uint64_t
-bench_rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
-
-/* Returns a uniform double in [0, 1). */
-static double
-bench_rng_unit(uint64_t *s)
-{
-	return (double)(bench_rng_next(s) >> 11) / 9007199254740992.0;
-}
-
-/* Returns a standard normal deviate (Box-Muller). */
-static double
-bench_rng_normal(uint64_t *s)
-{
-	double u = bench_rng_unit(s), v = bench_rng_unit(s);
-
-	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
-}
 
 /* Returns a kind index drawn by the kinds' shares. */
 static size_t

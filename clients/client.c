@@ -33,26 +33,36 @@ client_setting(config_t *cf, const char *name)
 	return xstrdup(v ? v : "");
 }
 
+/* Sets *FILE to the musterd.conf that CONF names (the file, or the one in the directory)
+ * and *DIR to its directory; both new, caller frees. */
+static void
+client_conf_locate(const char *conf, char **file, char **dir)
+{
+	struct stat st;
+	char *slash;
+
+	if (stat(conf, &st) == 0 && S_ISDIR(st.st_mode))
+		*file = xasprintf("%s/musterd.conf", conf);
+	else
+		*file = xstrdup(conf);
+	*dir = xstrdup(*file);
+	slash = strrchr(*dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(*dir, ".");
+}
+
 int
 client_conf_load(struct client_conf *c, const char *conf, const char *key_file, char **err)
 {
-	struct stat st;
-	char *file, *dir, *daemon_key = NULL, *pub = NULL, *mine = NULL, *slash;
-	char buf[512], ignored[41];
+	char *file, *dir, *daemon_key = NULL, *pub = NULL, *mine = NULL;
+	char buf[512];
 	config_t cf;
 	int rc = -1;
 
 	memset(c, 0, sizeof *c);
-	if (stat(conf, &st) == 0 && S_ISDIR(st.st_mode))
-		file = xasprintf("%s/musterd.conf", conf);
-	else
-		file = xstrdup(conf);
-	dir = xstrdup(file);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
+	client_conf_locate(conf, &file, &dir);
 	config_init(&cf);
 	if (config_read_file(&cf, file) != CONFIG_TRUE) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
@@ -88,7 +98,6 @@ client_conf_load(struct client_conf *c, const char *conf, const char *key_file, 
 		*err = xstrdup(buf);
 		goto out;
 	}
-	(void)ignored;
 	rc = 0;
 out:
 	config_destroy(&cf);
@@ -280,20 +289,10 @@ client_send_seq(void *s, Envelope *e)
 char *
 client_conf_path(const char *conf, const char *name, char **err)
 {
-	struct stat st;
-	char *file, *dir, *v, *path = NULL, *slash;
+	char *file, *dir, *v, *path = NULL;
 	config_t cf;
 
-	if (stat(conf, &st) == 0 && S_ISDIR(st.st_mode))
-		file = xasprintf("%s/musterd.conf", conf);
-	else
-		file = xstrdup(conf);
-	dir = xstrdup(file);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
+	client_conf_locate(conf, &file, &dir);
 	config_init(&cf);
 	if (config_read_file(&cf, file) != CONFIG_TRUE) {
 		*err =
