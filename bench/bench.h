@@ -1,10 +1,12 @@
-/* bench: what the benchmarks share: a deterministic random number generator. Benchmarks
- * print figures and never fail a build. */
+/* bench: what the benchmarks share: a deterministic random number generator and percentiles.
+ * Benchmarks print figures and never fail a build. */
 #ifndef MUSTER_BENCH_H
 #define MUSTER_BENCH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* A deterministic random number generator (splitmix64). */
 static inline uint64_t
@@ -31,6 +33,31 @@ bench_rng_normal(uint64_t *s)
 	double u = bench_rng_unit(s), v = bench_rng_unit(s);
 
 	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
+}
+
+/* Orders int64 values ascending. */
+static inline int
+bench_cmp_i64_cb(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts the N timings in V (ns) and returns the percentile P (0..100) in microseconds: the
+ * value at index floor(P/100 * N), the last for P = 100. */
+static inline double
+bench_percentile_us(int64_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof *v, bench_cmp_i64_cb);
+	i = (size_t)(p / 100.0 * (double)n);
+	if (i >= n)
+		i = n - 1;
+	return (double)v[i] / 1e3;
 }
 
 #endif

@@ -104,30 +104,6 @@ struct bench {
 	pid_t daemon;
 };
 
-/* Orders int64 values ascending. */
-static int
-bench_cmp_i64_cb(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts the N timings in V (ns) and returns the percentile P (0..100) in microseconds. */
-static double
-bench_percentile_us(int64_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof *v, bench_cmp_i64_cb);
-	i = (size_t)(p / 100.0 * (double)n);
-	if (i >= n)
-		i = n - 1;
-	return (double)v[i] / 1e3;
-}
-
 /* Parses a positive count argument; exits with a message when it is not one. */
 static size_t
 bench_parse_count(const char *arg)

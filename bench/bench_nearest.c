@@ -128,30 +128,6 @@ bench_roster(size_t n, uint64_t *s)
 	return r;
 }
 
-/* Orders int64 values ascending. */
-static int
-bench_cmp_i64_cb(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts the N timings in V (ns) and returns the percentile P (0..100) in microseconds. */
-static double
-bench_percentile_us(int64_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof *v, bench_cmp_i64_cb);
-	i = (size_t)(p / 100.0 * (double)n);
-	if (i >= n)
-		i = n - 1;
-	return (double)v[i] / 1e3;
-}
-
 /* Returns the sum of the N timings in V, in milliseconds. */
 static double
 bench_total_ms(const int64_t *v, size_t n)

@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "test.h"
+#include "testloop.h"
 
 #include "auth.h"
 #include "util.h"
@@ -120,28 +121,6 @@ monitor_cb(void *sock, void *arg)
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
 	event_base_loopexit(s->base, NULL);
-}
-
-/* Stops the loop: the bounded wait is over. */
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopexit(arg, NULL);
-}
-
-/* Runs BASE until it stops itself or MS milliseconds pass. */
-static void
-run_loop(struct event_base *base, int ms)
-{
-	struct event *t = evtimer_new(base, timeout_cb, base);
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	CHECK(t != NULL);
-	if (t == NULL)
-		return;
-	evtimer_add(t, &tv);
-	event_base_dispatch(base);
-	event_free(t);
 }
 
 /* Runs BASE until *COUNTER exceeds START or MS milliseconds pass; returns 1 when it did. */

@@ -2,6 +2,7 @@
  * reordered under a small budget; other sockets get their turn; input that arrives during a
  * send, and input queued before the watcher existed, is still read. */
 #include "test.h"
+#include "testloop.h"
 
 #include "zev.h"
 
@@ -32,31 +33,6 @@ struct counter {
 	int first_pos, last_pos; /* global arrival index of the first and last message */
 	int *clock;		 /* shared global arrival counter */
 };
-
-/* Stops the loop: the bounded wait is over. */
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct event_base **base = arg;
-
-	event_base_loopexit(*base, NULL);
-}
-
-/* Runs BASE until it stops itself or MS milliseconds pass. */
-static void
-run_loop(struct event_base *base, int ms)
-{
-	struct event_base *b = base;
-	struct event *t = evtimer_new(base, timeout_cb, &b);
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	CHECK(t != NULL);
-	if (t == NULL)
-		return;
-	evtimer_add(t, &tv);
-	event_base_dispatch(base);
-	event_free(t);
-}
 
 /* Sends number I as a 4-byte message without blocking; returns 0 when sent. */
 static int
