@@ -57,8 +57,11 @@ usage(void)
 	    "                               a roster CSV export as a file roster.conf includes\n"
 	    "  import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]\n"
 	    "                               a dispatch (CAD) export as an analysis database\n"
-	    "  report DB [--json|--csv] [--window FROM..TO] [--by SLICE] [--include-exercise]\n"
-	    "            [--circle SECONDS]  response-circle figures of an analysis database;\n"
+	    "  report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]\n"
+	    "            [--include-exercise] [--circle SECONDS] [--zone "
+	    "place|grid|community|street]\n"
+	    "            [--status-thresholds 90,75,50]\n"
+	    "                               response-circle figures of an analysis database;\n"
 	    "                               SLICE: type tier priority street community grid\n"
 	    "                               hour day kind department\n"
 	    "  snapshot NAME                a consistent copy of the daemon's database, written\n"
@@ -805,8 +808,9 @@ cmd_import_cad(int argc, char **argv)
 	return 0;
 }
 
-/* muster report DB [--json|--csv] [--window FROM..TO] [--by SLICE] [--include-exercise]
- * [--circle SECONDS] */
+/* muster report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]
+ * [--include-exercise] [--circle SECONDS] [--zone place|grid|community|street]
+ * [--status-thresholds G,Y,O] */
 static int
 cmd_report(int argc, char **argv)
 {
@@ -817,6 +821,9 @@ cmd_report(int argc, char **argv)
 	    {"by", required_argument, NULL, 'b'},
 	    {"include-exercise", no_argument, NULL, 'x'},
 	    {"circle", required_argument, NULL, 'r'},
+	    {"html", no_argument, NULL, 'H'},
+	    {"zone", required_argument, NULL, 'z'},
+	    {"status-thresholds", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct report_opts o;
@@ -851,6 +858,22 @@ cmd_report(int argc, char **argv)
 			break;
 		case 'x':
 			o.include_exercise = 1;
+			break;
+		case 'H':
+			o.format = REPORT_HTML;
+			break;
+		case 'z':
+			if (strcmp(optarg, "place") != 0 && strcmp(optarg, "grid") != 0 &&
+			    strcmp(optarg, "community") != 0 && strcmp(optarg, "street") != 0)
+				die("--zone '%s': one of place, grid, community, street", optarg);
+			o.zone = optarg;
+			break;
+		case 't':
+			if (report_parse_thresholds(optarg, &o, &err) != 0) {
+				fprintf(stderr, "muster: %s\n", err);
+				free(err);
+				return 2;
+			}
 			break;
 		case 'r':
 			circle = parse_count(optarg, "--circle");

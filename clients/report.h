@@ -15,7 +15,7 @@ extern const char report_schema_sql[];
 extern const char report_index_sql[];
 
 /* How a report's figures are printed. */
-enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_HTML };
 
 /* What a report covers and how it is printed. Zero-initialise, then set. */
 struct report_opts {
@@ -26,7 +26,17 @@ struct report_opts {
 	int64_t from_ms, to_ms; /* local wall time as stored, ms since the epoch */
 	int include_exercise;	/* count exercise calls too (live only by default) */
 	int64_t circle_ms;	/* the circle for the "first on scene within" share (300000) */
+	/* The status grid (JSON and HTML): zones by this call attribute, grid, community or
+	 * street (NULL or "place": the finest of them known of each call), and the
+	 * lowest within-circle share, in percent, of a green, yellow and orange zone (0: 90, 75
+	 * and 50). */
+	const char *zone;
+	double status_green, status_yellow, status_orange;
 };
+
+/* Parses --status-thresholds "GREEN,YELLOW,ORANGE" (percent, descending) into O. Returns 0,
+ * or -1 with *ERR a new message (caller frees). */
+int report_parse_thresholds(const char *arg, struct report_opts *o, char **err);
 
 /* Parses a --window argument "FROM..TO" (either side may be empty; each YYYY-MM-DD, or with
  * [T ]hh:mm[:ss]) into O. Returns 0, or -1 with *ERR a new message (caller frees). */

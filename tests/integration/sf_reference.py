@@ -13,7 +13,10 @@ The rules (docs/metrics.md, "Missing and inconsistent times"), written out again
   is counted in "no arrival";
 - percentiles are nearest-rank: the value at rank ceil(p * n / 100) of the sorted values;
 - "within the circle" counts calls whose response value is 0..circle seconds, out of the
-  calls with a response value.
+  calls with a response value;
+- a miss (no ring deadlines in an export) is a call whose first arrival is later than the
+  circle, or that nobody reached; a zone (the call's Box, the first non-empty one) is judged
+  over its calls with an arrival or with none at all.
 
 Run it by hand: python3 sf_reference.py FILE.csv
 """
@@ -28,6 +31,7 @@ SF_COLUMNS = {
     "ordered": "Dispatch DtTm",
     "en_route": "Response DtTm",
     "on_scene": "On Scene DtTm",
+    "grid": "Box",
 }
 SF_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 SEGMENTS = ("intake", "processing", "receipt", "turnout", "travel", "response")
@@ -55,7 +59,11 @@ def reference(path, columns=SF_COLUMNS, time_format=SF_TIME_FORMAT, delimiter=",
     with open(path, newline="", encoding="utf-8-sig") as f:
         for row in csv.DictReader(f, delimiter=delimiter):
             cid = row[columns["call_id"]].strip()
-            call = calls.setdefault(cid, {"received": None, "entered": None, "responses": []})
+            call = calls.setdefault(cid, {"received": None, "entered": None, "responses": [],
+                                          "grid": None})
+            grid = (row.get(columns.get("grid", ""), "") or "").strip()
+            if call["grid"] is None and grid:
+                call["grid"] = grid  # the first non-empty value in file order
             for field in ("received", "entered"):
                 t = when(row, field)
                 if t is not None and (call[field] is None or t < call[field]):
@@ -81,6 +89,8 @@ def reference(path, columns=SF_COLUMNS, time_format=SF_TIME_FORMAT, delimiter=",
 
     no_arrival = 0
     within = 0
+    misses = 0  # no ring deadlines in an export: a call misses the circle, or nobody came
+    zones = {}  # grid -> [within, judged (an arrival, or none at all)]
     for call in calls.values():
         received = call["received"]
         add("intake", received, call["entered"])
@@ -93,11 +103,18 @@ def reference(path, columns=SF_COLUMNS, time_format=SF_TIME_FORMAT, delimiter=",
             add("travel", r["en_route"], r["on_scene"])
         first = min(arrivals) if arrivals else None
         add("response", received, first)
+        zone = zones.setdefault(call["grid"] or "(none)", [0, 0])
         if first is None:
             no_arrival += 1
-        elif received is not None and datetime.timedelta(0) <= first - received \
-                <= datetime.timedelta(seconds=circle_s):
-            within += 1
+            misses += 1
+            zone[1] += 1
+        elif received is not None and first >= received:
+            zone[1] += 1
+            if first - received <= datetime.timedelta(seconds=circle_s):
+                within += 1
+                zone[0] += 1
+            else:
+                misses += 1
 
     out = {"calls": len(calls)}
     for s in SEGMENTS:
@@ -108,6 +125,8 @@ def reference(path, columns=SF_COLUMNS, time_format=SF_TIME_FORMAT, delimiter=",
     n = out["response"]["n"]
     out["within"] = {"calls": n, "within": within, "no_arrival": no_arrival,
                      "share": within / n if n else None}
+    out["misses"] = misses
+    out["zones"] = {k: {"within": w, "judged": j} for k, (w, j) in zones.items()}
     return out
 
 

@@ -9,6 +9,9 @@ import os
 import shutil
 import sqlite3
 
+import re
+
+from browser import Svg, dump_dom, ink, screenshot
 from harness import MUSTER, DaemonTest, main, run
 from sf_reference import SEGMENTS, reference
 
@@ -94,6 +97,66 @@ class Report(DaemonTest):
             if ref[s]["n"]:
                 self.assertEqual(float(byname[s]["p90_s"]), ref[s]["p90_s"])
         self.assertEqual(float(byname["within_300s"]["share"]), ref["within"]["share"])
+
+    def test_sf_misses_and_status_grid_equal_independent_computation(self):
+        db = self.import_csv(SF_CSV)
+        ref = reference(SF_CSV)
+        for args, th in (((), (90, 75, 50)),
+                         (("--status-thresholds", "80,60,40"), (80, 60, 40))):
+            got = self.report_json(db, *args)
+            self.assertEqual(got["misses"]["total"], ref["misses"])
+            self.assertEqual(got["misses"]["by_reason"], {"none given": ref["misses"]})
+            self.assertEqual(len(got["misses"]["list"]), ref["misses"])
+            self.assertEqual(got["status"]["zone_by"], "place")  # every call has a Box
+            self.assertEqual(got["status"]["thresholds"], list(th))
+            zones = {z["zone"]: z for z in got["status"]["zones"]}
+            self.assertEqual(set(zones), set(ref["zones"]))
+            for name, r in ref["zones"].items():
+                z = zones[name]
+                self.assertEqual((z["within"], z["judged"]), (r["within"], r["judged"]), name)
+                share = 100 * r["within"] / r["judged"] if r["judged"] else None
+                want = ("grey" if share is None else "green" if share >= th[0]
+                        else "yellow" if share >= th[1] else "orange" if share >= th[2]
+                        else "red")
+                self.assertEqual(z["status"], want, name)
+            self.assertGreater(len({z["status"] for z in zones.values()}), 2)
+        # An export has no whistles or diversions, and one department here.
+        self.assertIsNone(got["whistles"])
+        self.assertIsNone(got["diversions"])
+        self.assertEqual([d["department"] for d in got["departments"]], ["SFFD"])
+        bad = self.muster("report", db, "--status-thresholds", "50,75,90", check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--status-thresholds '50,75,90'", bad.stderr)
+
+    def test_sf_html_report_renders_in_chromium(self):
+        db = self.import_csv(SF_CSV)
+        got = self.report_json(db)
+        page = os.path.join(self.tmp, "sf.html")
+        with open(page, "w") as f:
+            f.write(self.muster("report", db, "--html").stdout)
+        dom = Svg(dump_dom(page, self.tmp))
+        # The distribution: one bar per bin, whose counts add up to every call with a
+        # response value, and the circle drawn on it.
+        els = dom.svgs["chart-response"]
+        counts = [int(re.search(r": (\d+) calls", els[i + 1][2]).group(1))
+                  for i, e in enumerate(els) if e[0] == "rect" and "bar" in e[1]["class"]]
+        self.assertGreater(len(counts), 5)
+        self.assertEqual(sum(counts), got["total"]["segments"]["response"]["n"])
+        self.assertEqual(len(dom.elements("chart-response", "line", "circle")), 1)
+        # The status grid: a tile per zone, in the colour the JSON gives it.
+        tiles = dom.elements("status-grid", "g", "zone")
+        self.assertEqual(len(tiles), len(got["status"]["zones"]))
+        colours = sorted(t[1]["class"].split()[1] for t in tiles)
+        self.assertEqual(colours, sorted(z["status"] for z in got["status"]["zones"]))
+        # The tables: every miss listed, the ranking, no ring chart (no deadlines).
+        self.assertEqual(len(dom.tables["misses"]) - 1, got["misses"]["total"])
+        self.assertEqual(dom.tables["ranking"][1][1], "SFFD")
+        self.assertNotIn("chart-rings", dom.svgs)
+        self.assertIn("an imported dispatch export has no whistles", dump_dom(page, self.tmp))
+        png = screenshot(page, os.path.join(self.tmp, "sf.png"), self.tmp)
+        share, colours = ink(png)
+        self.assertGreater(share, 0.05, "the screenshot is (nearly) blank")
+        self.assertGreater(colours, 20)
 
     def test_sf_slices_partition_the_calls(self):
         db = self.import_csv(SF_CSV)
