@@ -158,6 +158,41 @@ class Report(DaemonTest):
         self.assertGreater(share, 0.05, "the screenshot is (nearly) blank")
         self.assertGreater(colours, 20)
 
+    def test_ring_judges_the_class_first_arrival(self):
+        """A class's first arrival counts even when that unit's response has no ring deadline
+        (a unit added by hand beside the plan's): here it is within the ring, so the class
+        met it, and nothing is a miss. (The 1,000,000-call benchmark found this.)"""
+        db = os.path.join(self.tmp, "ring.db")
+        con = sqlite3.connect(db)
+        con.executescript(
+            "CREATE TABLE analysis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO analysis_meta VALUES ('version', '1');"
+            "CREATE TABLE calls (id TEXT PRIMARY KEY, type TEXT, tier INTEGER, priority TEXT,"
+            " received_ms INTEGER, entered_ms INTEGER, street TEXT, community TEXT, grid TEXT,"
+            " lat REAL, lon REAL, exercise INTEGER NOT NULL DEFAULT 0, source TEXT);"
+            "CREATE TABLE responses (call_id TEXT, unit TEXT, kind TEXT, department TEXT,"
+            " ordered_ms INTEGER, received_ms INTEGER, en_route_ms INTEGER,"
+            " on_scene_ms INTEGER, cleared_ms INTEGER, ring_s INTEGER, delay_reason INTEGER);")
+        t0 = 1700000000000
+        con.execute("INSERT INTO calls (id, type, tier, received_ms, entered_ms) "
+                    "VALUES ('c1', 'attack.violent', 2, ?, ?)", (t0, t0))
+        # the plan's patrol (ring 180 s) arrives at +200 s; a patrol added by hand, with no
+        # ring, at +100 s; a guard (ring 60 s) never arrives
+        for unit, kind, ring, scene in (("P-2", "patrol", 180, t0 + 200000),
+                                        ("P-9", "patrol", None, t0 + 100000),
+                                        ("G-1", "volunteer_guard", 60, None)):
+            con.execute("INSERT INTO responses (call_id, unit, kind, department, ordered_ms,"
+                        " on_scene_ms, ring_s) VALUES ('c1', ?, ?, 'police', ?, ?, ?)",
+                        (unit, kind, t0 + 5000, scene, ring))
+        con.commit()
+        con.close()
+        got = self.report_json(db)
+        rings = {r["kind"]: r for r in got["total"]["rings"]}
+        self.assertEqual((rings["patrol"]["met"], rings["patrol"]["calls"]), (1, 1))
+        self.assertEqual(rings["volunteer_guard"]["no_arrival"], 1)
+        self.assertEqual([(m["kind"], m["arrival_s"]) for m in got["misses"]["list"]],
+                         [("volunteer_guard", None)])
+
     def test_sf_slices_partition_the_calls(self):
         db = self.import_csv(SF_CSV)
         for by in ("type", "priority", "community", "hour", "day", "street"):
