@@ -6,6 +6,7 @@
 #include "client.h"
 #include "geo.h"
 #include "log.h"
+#include "model.h"
 #include "util.h"
 #include "wire.h"
 
@@ -75,15 +76,6 @@ struct linebuf {
 	char *buf;
 	size_t len;
 	int skipping; /* an over-long line is being discarded */
-};
-
-/* One behaviour model of --simulate. */
-struct model {
-	char *kind;			 /* unit kind, or "*" */
-	double turnout_min, turnout_max; /* seconds */
-	double speed_kmh;
-	double decline, no_show; /* probabilities */
-	double clear_s;		 /* hold on scene before cleared; 0: never */
 };
 
 /* A unit id and its kind, from the roster. */
@@ -817,15 +809,11 @@ sim_kind(const struct agent *a, const char *id)
 static const struct model *
 sim_model(const struct agent *a, const char *kind)
 {
-	size_t i;
+	const struct model *m = model_find(a->models, a->n_models, NULL, kind);
 
-	for (i = 0; i < a->n_models; i++)
-		if (strcmp(a->models[i].kind, kind) == 0)
-			return &a->models[i];
-	for (i = 0; i < a->n_models; i++)
-		if (strcmp(a->models[i].kind, "*") == 0)
-			return &a->models[i];
-	fatalx("no default model");
+	if (m == NULL)
+		fatalx("no default model");
+	return m;
 }
 
 /* Returns a simulated delay of S seconds as monotonic ms from now, scaled by --speed. */
@@ -913,139 +901,24 @@ sim_run(struct agent *a)
 	}
 }
 
-/* Reads number NAME of model group G into *V when present; returns 0, or -1 when it is not
- * a number. */
-static int
-model_number(const config_setting_t *g, const char *name, double *v)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL)
-		return 0;
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*v = (double)config_setting_get_int64(s);
-		return 0;
-	case CONFIG_TYPE_FLOAT:
-		*v = config_setting_get_float(s);
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* Fills M from group G (fields absent from G keep M's values); on an error fills ERR with
- * "file:line: what" and returns -1. */
-static int
-model_read(struct model *m, const config_setting_t *g, const char *file, char *err, size_t errlen)
-{
-	const config_setting_t *t = config_setting_get_member(g, "turnout_s");
-	int line = (int)config_setting_source_line(g);
-
-	if (t) {
-		const config_setting_t *lo = config_setting_get_elem(t, 0),
-				       *hi = config_setting_get_elem(t, 1);
-
-		if (!config_setting_is_aggregate(t) || config_setting_length(t) != 2 ||
-		    !config_setting_is_number(lo) || !config_setting_is_number(hi)) {
-			snprintf(err, errlen, "%s:%d: turnout_s must be [min, max] seconds", file,
-				 line);
-			return -1;
-		}
-		m->turnout_min = config_setting_type(lo) == CONFIG_TYPE_FLOAT
-				     ? config_setting_get_float(lo)
-				     : (double)config_setting_get_int64(lo);
-		m->turnout_max = config_setting_type(hi) == CONFIG_TYPE_FLOAT
-				     ? config_setting_get_float(hi)
-				     : (double)config_setting_get_int64(hi);
-	}
-	if (model_number(g, "speed_kmh", &m->speed_kmh) != 0 ||
-	    model_number(g, "decline", &m->decline) != 0 ||
-	    model_number(g, "no_show", &m->no_show) != 0 ||
-	    model_number(g, "clear_s", &m->clear_s) != 0) {
-		snprintf(err, errlen, "%s:%d: speed_kmh, decline, no_show and clear_s are numbers",
-			 file, line);
-		return -1;
-	}
-	if (m->turnout_min < 0 || m->turnout_max < m->turnout_min) {
-		snprintf(err, errlen, "%s:%d: turnout_s needs 0 <= min <= max", file, line);
-		return -1;
-	}
-	if (!(m->speed_kmh > 0) || m->speed_kmh > 1000) {
-		snprintf(err, errlen, "%s:%d: speed_kmh must be above 0 and at most 1000", file,
-			 line);
-		return -1;
-	}
-	if (m->decline < 0 || m->decline > 1 || m->no_show < 0 || m->no_show > 1) {
-		snprintf(err, errlen, "%s:%d: decline and no_show are probabilities (0 to 1)", file,
-			 line);
-		return -1;
-	}
-	if (m->clear_s < 0) {
-		snprintf(err, errlen, "%s:%d: clear_s must be 0 (never) or more", file, line);
-		return -1;
-	}
-	return 0;
-}
-
-/* Loads the models: a built-in "*" (turnout 30-120 s, 30 km/h, decline 5 %, no-show 2 %,
- * clear after 600 s), then FILE's "*" over it, then FILE's kinds, each starting from "*". */
+/* Loads the models (model.h): the built-in "*" (turnout 30-120 s, 30 km/h, decline 5 %,
+ * no-show 2 %, clear after 600 s), then FILE's "*" over it, then FILE's kinds, each starting
+ * from "*". Exits naming every problem in FILE. */
 static void
 sim_load_models(struct agent *a, const char *file)
 {
-	struct model def = {NULL, 30, 120, 30.0, 0.05, 0.02, 600};
-	config_t cf;
-	config_setting_t *list;
-	char err[512];
-	int i, n, pass;
+	struct strbuf errors = {0};
 
-	a->models = xcalloc(1, sizeof *a->models);
-	a->models[0] = def;
-	a->models[0].kind = xstrdup("*");
-	a->n_models = 1;
-	if (file == NULL)
+	if (file == NULL) {
+		model_defaults(&a->models, &a->n_models);
 		return;
-	config_init(&cf);
-	if (config_read_file(&cf, file) != CONFIG_TRUE)
-		fatalx("%s:%d: %s", config_error_file(&cf) ? config_error_file(&cf) : file,
-		       config_error_line(&cf), config_error_text(&cf));
-	list = config_lookup(&cf, "models");
-	if (list == NULL || !config_setting_is_list(list))
-		fatalx("%s: needs models = ( { kind = \"*\"; ... }, ... );", file);
-	n = config_setting_length(list);
-	/* Pass 0 reads "*", pass 1 the kinds, so that they inherit from it. */
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < n; i++) {
-			config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-			const char *kind = NULL;
-			size_t k;
-
-			if (g == NULL || !config_setting_is_group(g) ||
-			    config_setting_lookup_string(g, "kind", &kind) != CONFIG_TRUE ||
-			    kind[0] == '\0')
-				fatalx("%s:%d: each model is a group with a kind", file,
-				       g ? (int)config_setting_source_line(g) : 0);
-			if ((pass == 0) != (strcmp(kind, "*") == 0))
-				continue;
-			if (pass == 0) {
-				if (model_read(&a->models[0], g, file, err, sizeof err) != 0)
-					fatalx("%s", err);
-				continue;
-			}
-			for (k = 1; k < a->n_models; k++)
-				if (strcmp(a->models[k].kind, kind) == 0)
-					fatalx("%s:%d: model %s is given twice", file,
-					       (int)config_setting_source_line(g), kind);
-			a->models = xrealloc(a->models, (a->n_models + 1) * sizeof *a->models);
-			a->models[a->n_models] = a->models[0];
-			a->models[a->n_models].kind = xstrdup(kind);
-			if (model_read(&a->models[a->n_models], g, file, err, sizeof err) != 0)
-				fatalx("%s", err);
-			a->n_models++;
-		}
 	}
-	config_destroy(&cf);
+	if (model_load_file(file, &a->models, &a->n_models, &errors) != 0) {
+		if (errors.len > 0 && errors.s[errors.len - 1] == '\n')
+			errors.s[--errors.len] = '\0';
+		fatalx("%s", errors.s ? errors.s : "bad model file");
+	}
+	strbuf_finish(&errors);
 }
 
 /* Reads the unit kinds from the roster named by the configuration at CONF, so that each
@@ -1885,9 +1758,7 @@ agent_free(struct agent *a)
 		order_free(o);
 	}
 	agent_clear_units(a);
-	for (i = 0; i < a->n_models; i++)
-		free(a->models[i].kind);
-	free(a->models);
+	model_free(a->models, a->n_models);
 	for (i = 0; i < a->n_kinds; i++) {
 		free(a->kinds[i].unit_id);
 		free(a->kinds[i].kind);

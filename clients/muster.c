@@ -7,6 +7,7 @@
 #include "init.h"
 #include "log.h"
 #include "plan.h"
+#include "drill.h"
 #include "report.h"
 #include "util.h"
 #include "wire.h"
@@ -57,6 +58,10 @@ usage(void)
 	    "                               a roster CSV export as a file roster.conf includes\n"
 	    "  import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]\n"
 	    "                               a dispatch (CAD) export as an analysis database\n"
+	    "  drill run SCENARIO [--virtual] [-o DIR] [--seed N] [--html FILE] [--keep]\n"
+	    "                               a drill on a virtual clock with simulated agents,\n"
+	    "                               then its after-action report (exit 3: an\n"
+	    "                               expectation was missed)\n"
 	    "  report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]\n"
 	    "            [--include-exercise] [--circle SECONDS] [--zone "
 	    "place|grid|community|street]\n"
@@ -897,6 +902,67 @@ cmd_report(int argc, char **argv)
 	return 0;
 }
 
+/* muster drill run SCENARIO [--virtual] [-o DIR] [--seed N] [--html FILE] [--keep] */
+static int
+cmd_drill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"virtual", no_argument, NULL, 'V'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"html", required_argument, NULL, 'H'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"progress", no_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct drill_opts o;
+	struct drill_result res;
+	char *err = NULL;
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "run") != 0)
+		usage();
+	argc--;
+	argv++;
+	memset(&o, 0, sizeof o);
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'V':
+			break; /* the only mode so far; accepted so scripts can say it */
+		case 'o':
+			o.workdir = optarg;
+			break;
+		case 's':
+			o.has_seed = 1;
+			o.seed = (uint64_t)parse_count(optarg, "--seed");
+			break;
+		case 'H':
+			o.html = optarg;
+			break;
+		case 'k':
+			o.keep = 1;
+			break;
+		case 'p':
+			o.show_progress = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc)
+		usage();
+	if (drill_run(argv[optind], &o, stdout, &res, &err) != 0) {
+		fprintf(stderr, "muster: drill: %s%s", err,
+			err[strlen(err) - 1] == '\n' ? "" : "\n");
+		free(err);
+		return 1;
+	}
+	if (fflush(stdout) != 0)
+		die("drill: cannot write: %s", strerror(errno));
+	return res.met == res.expectations ? 0 : 3;
+}
+
 /* muster keys new PATH [--id ID --role ROLE [--department D]]: a new CURVE key pair in
  * PATH.key (mode 0600) and PATH.pub, and the clients.conf entry that enrols it. */
 static int
@@ -1485,6 +1551,8 @@ main(int argc, char **argv)
 		return cmd_import(argc, argv);
 	if (strcmp(argv[0], "report") == 0)
 		return cmd_report(argc, argv);
+	if (strcmp(argv[0], "drill") == 0)
+		return cmd_drill(argc, argv);
 	if (strcmp(argv[0], "keys") == 0)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)

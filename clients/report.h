@@ -32,6 +32,7 @@ struct report_opts {
 	 * and 50). */
 	const char *zone;
 	double status_green, status_yellow, status_orange;
+	const char *preamble_html; /* HTML put after the page's heading (a drill's expectations) */
 };
 
 /* Parses --status-thresholds "GREEN,YELLOW,ORANGE" (percent, descending) into O. Returns 0,

@@ -264,11 +264,13 @@ html_distribution(const struct rep *R, FILE *out)
 
 		if (i > 0 && R->rl[i - 1].ring_s == R->rl[i].ring_s)
 			continue; /* named with the first of its deadline */
+		/* the label goes left of a line near the right edge */
 		fprintf(out,
 			"<line class=\"ring\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
 			"stroke=\"#ef6c00\" stroke-width=\"2\"/>\n<text x=\"%.1f\" y=\"%d\" "
-			"fill=\"#ef6c00\">",
-			x, T, x, H - B, x + 3, T + 12 + (int)(i % 4) * 12);
+			"fill=\"#ef6c00\" text-anchor=\"%s\">",
+			x, T, x, H - B, x > W - 260 ? x - 3 : x + 3, T + 12 + (int)(i % 4) * 12,
+			x > W - 260 ? "end" : "start");
 		for (j = i; j < R->n_rl && R->rl[j].ring_s == R->rl[i].ring_s; j++) {
 			if (j > i)
 				fputs(", ", out);
@@ -637,6 +639,8 @@ report_print_html(const struct rep *R, FILE *out)
 {
 	fputs(html_head, out);
 	html_heading(R, out);
+	if (R->o->preamble_html)
+		fputs(R->o->preamble_html, out);
 	html_segments(R, out);
 	html_distribution(R, out);
 	html_rings(R, out);

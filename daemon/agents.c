@@ -308,6 +308,8 @@ agents_heartbeat(struct request *r)
 		if (us->status != MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED)
 			u->status = (enum unit_status)us->status;
 	}
+	if (r->env->correlation_id != 0) /* asked for (a drill runner keeping step) */
+		daemon_ack(r, MUSTER__ERROR_CODE__OK, NULL);
 	return 0;
 }
 
@@ -315,8 +317,6 @@ int
 agents_report(struct request *r)
 {
 	struct session *s = agents_touch(r->d->agents, r);
-	Envelope reply;
-	Muster__ReportAck ack;
 	int code;
 
 	if (!s->seq_known) {
@@ -327,14 +327,7 @@ agents_report(struct request *r)
 	}
 	if (r->env->seq <= s->last_seq) {
 		/* Already recorded: acknowledge again, apply nothing. */
-		muster__envelope__init(&reply);
-		muster__report_ack__init(&ack);
-		ack.acked_seq = r->env->seq;
-		ack.code = MUSTER__ERROR_CODE__DUPLICATE;
-		ack.message = "already recorded";
-		reply.body_case = MUSTER__ENVELOPE__BODY_REPORT_ACK;
-		reply.report_ack = &ack;
-		daemon_reply(r, &reply);
+		daemon_ack(r, MUSTER__ERROR_CODE__DUPLICATE, "already recorded");
 		return 0;
 	}
 	code = r->env->body_case == MUSTER__ENVELOPE__BODY_WHISTLE_ARRIVAL ? whistle_arrival(r)

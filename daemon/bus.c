@@ -37,6 +37,7 @@ struct bus {
 	struct outmsg *q; /* queued, not yet sent */
 	size_t n_q, cap_q;
 	uint64_t undelivered;
+	uint64_t sent[BUS_N]; /* messages handed to each socket */
 };
 
 static const char *const bus_names[BUS_N] = {"control", "agents", "feed"};
@@ -281,6 +282,8 @@ bus_send_now(struct bus *b, struct outmsg *o)
 		rc = zmq_send(s, o->rid, o->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	if (rc >= 0)
 		rc = zmq_send(s, o->buf, o->len, ZMQ_DONTWAIT);
+	if (rc >= 0)
+		b->sent[o->which]++;
 	if (rc < 0) {
 		b->undelivered++;
 		if (errno == EHOSTUNREACH)
@@ -363,4 +366,15 @@ bus_rebind_feed(struct bus *b)
 	}
 	log_warnx("bus: cannot re-bind the feed socket; the feed is down until restart");
 	return -1;
+}
+
+uint64_t
+bus_count(const struct bus *b, enum bus_socket which)
+{
+	uint64_t n = b->sent[which];
+	size_t i;
+
+	for (i = 0; i < b->n_q; i++)
+		n += b->q[i].which == which;
+	return n;
 }

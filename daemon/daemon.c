@@ -45,6 +45,8 @@ struct handler {
 #define STAFF (ROLE_OPERATOR | ROLE_COORDINATOR)
 #define READERS (ROLE_OPERATOR | ROLE_COORDINATOR | ROLE_OBSERVER)
 
+static int daemon_advance_clock(struct request *r);
+
 static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_SUBMIT_INCIDENT, BUS_CONTROL, STAFF, 1, incident_submit},
     {MUSTER__ENVELOPE__BODY_UPDATE_INCIDENT, BUS_CONTROL, STAFF, 1, incident_update},
@@ -62,6 +64,7 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_BLOW_WHISTLE, BUS_CONTROL, STAFF, 1, whistle_blow},
     {MUSTER__ENVELOPE__BODY_GET_WHISTLE, BUS_CONTROL, READERS, 0, whistle_get},
     {MUSTER__ENVELOPE__BODY_SNAPSHOT, BUS_CONTROL, READERS, 0, daemon_snapshot},
+    {MUSTER__ENVELOPE__BODY_ADVANCE_CLOCK, BUS_CONTROL, ROLE_COORDINATOR, 0, daemon_advance_clock},
 };
 
 uint64_t
@@ -139,6 +142,23 @@ daemon_reply(struct request *r, Envelope *reply)
 	/* A reply always has a correlation id for bus_fail_batch; 0 would mean "not a reply". */
 	bus_queue(r->d->bus, r->msg->which, r->msg->rid, r->msg->rid_len, NULL, buf, len,
 		  r->env->correlation_id ? r->env->correlation_id : UINT64_MAX);
+}
+
+/* Queues a ReportAck for R's report; see daemon.h. */
+void
+daemon_ack(struct request *r, int code, const char *msg)
+{
+	Envelope reply;
+	Muster__ReportAck ack;
+
+	muster__envelope__init(&reply);
+	muster__report_ack__init(&ack);
+	ack.acked_seq = r->env->seq;
+	ack.code = (Muster__ErrorCode)code;
+	ack.message = (char *)msg;
+	reply.body_case = MUSTER__ENVELOPE__BODY_REPORT_ACK;
+	reply.report_ack = &ack;
+	daemon_reply(r, &reply);
 }
 
 void
@@ -364,6 +384,70 @@ daemon_take_snapshots(struct daemon *d, int failed)
 	d->n_snapshots = 0;
 }
 
+/* Checks an AdvanceClock request and records it; the clock moves after this iteration's
+ * commit (see daemon_advance). */
+static int
+daemon_advance_clock(struct request *r)
+{
+	struct clock_req *q = &r->d->advance;
+	int64_t to = r->env->advance_clock->to_ms;
+
+	if (!util_clock_is_virtual())
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, NULL,
+				    "the clock is real: only a drill daemon (musterd -V) advances "
+				    "it");
+	if (q->pending)
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_STATE, NULL,
+				    "an advance is under way; wait for its reply");
+	if (to < util_wall_ms())
+		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "to_ms",
+				    "the clock never goes back (it is at %lld)",
+				    (long long)util_wall_ms());
+	q->pending = 1;
+	q->to_ms = to;
+	q->which = r->msg->which;
+	memcpy(q->rid, r->msg->rid, r->msg->rid_len);
+	q->rid_len = r->msg->rid_len;
+	q->corr = r->env->correlation_id ? r->env->correlation_id : UINT64_MAX;
+	return 0;
+}
+
+/* Moves the virtual clock tick by tick towards the pending advance's target, running each
+ * tick's deadlines, and stops after a tick that queued anything for an agent; it does not
+ * move while what was sent to agents since the last reply is unreported. Then queues the
+ * ClockReply. Runs after a commit, so each tick's work is its own. */
+static void
+daemon_advance(struct daemon *d)
+{
+	struct clock_req *q = &d->advance;
+	int64_t now = util_wall_ms();
+	Muster__ClockReply cr;
+	Envelope e;
+	uint8_t *buf;
+	size_t len;
+
+	q->pending = 0;
+	if (bus_count(d->bus, BUS_AGENTS) == d->agent_msgs_reported)
+		while (now < q->to_ms) {
+			now = q->to_ms - now > DAEMON_TICK_MS ? now + DAEMON_TICK_MS : q->to_ms;
+			util_clock_set(now);
+			order_tick(d);
+			whistle_tick(d);
+			if (bus_count(d->bus, BUS_AGENTS) != d->agent_msgs_reported)
+				break;
+		}
+	d->agent_msgs_reported = bus_count(d->bus, BUS_AGENTS);
+	wire_init(&e, daemon_next_seq(d), q->corr, 0);
+	muster__clock_reply__init(&cr);
+	cr.now_ms = now;
+	cr.agent_messages = d->agent_msgs_reported;
+	e.body_case = MUSTER__ENVELOPE__BODY_CLOCK_REPLY;
+	e.clock_reply = &cr;
+	buf = wire_pack(&e, &len);
+	bus_queue(d->bus, (enum bus_socket)q->which, q->rid, q->rid_len, NULL, buf, len, q->corr);
+	daemon_schedule_flush(d);
+}
+
 /* End of the loop iteration: one commit for everything, then the sends. */
 static void
 daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -384,6 +468,8 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	daemon_take_snapshots(d, 0);
 	bus_release(d->bus);
+	if (d->advance.pending)
+		daemon_advance(d);
 	if (d->writes_since_checkpoint > 0) {
 		idle.tv_sec = d->cfg->checkpoint_idle_ms / 1000;
 		idle.tv_usec = (d->cfg->checkpoint_idle_ms % 1000) * 1000;
@@ -470,8 +556,10 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 	d->flush_ev = event_new(base, -1, 0, daemon_flush_cb, d);
 	d->idle_ev = evtimer_new(base, daemon_idle_cb, d);
 	d->tick_ev = event_new(base, -1, EV_PERSIST, daemon_tick_cb, d);
+	/* On a virtual clock, time moves only by AdvanceClock, which runs the ticks itself. */
 	if (d->flush_ev == NULL || d->idle_ev == NULL || d->tick_ev == NULL ||
-	    event_add(d->tick_ev, &(struct timeval){0, DAEMON_TICK_MS * 1000}) != 0 ||
+	    (!util_clock_is_virtual() &&
+	     event_add(d->tick_ev, &(struct timeval){0, DAEMON_TICK_MS * 1000}) != 0) ||
 	    event_priority_set(d->flush_ev, DAEMON_PRIORITY_FLUSH) != 0) {
 		*err = xstrdup("cannot create loop events");
 		goto fail;

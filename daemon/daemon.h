@@ -44,6 +44,15 @@ struct daemon {
 	uint64_t batches, batch_failures; /* commits and failed commits since start */
 	struct snapshot_req *snapshots;	  /* asked for in this iteration, taken after commit */
 	size_t n_snapshots;
+	struct clock_req { /* an AdvanceClock under way (virtual clock only) */
+		int pending;
+		int64_t to_ms;
+		int which;
+		uint8_t rid[BUS_RID_MAX];
+		size_t rid_len;
+		uint64_t corr;
+	} advance;
+	uint64_t agent_msgs_reported; /* bus_count of the agents socket in the last ClockReply */
 };
 
 /* The context a handler gets: who asked, on which socket, what. All borrowed. */
@@ -69,6 +78,8 @@ void daemon_free(struct daemon *d);
  * that is no longer enrolled loses its session. */
 void daemon_reload(struct daemon *d, struct config *new_cfg);
 
+/* Queues a ReportAck{acked_seq = R's seq, CODE, MSG} for R's report. */
+void daemon_ack(struct request *r, int code, const char *msg);
 /* Records an error for the reply and returns CODE. */
 int request_fail(struct request *r, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -10,17 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-H]\n"
+	fprintf(stderr, "usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-V START] [-H]\n"
 			"  -c FILE  configuration (default: musterd.conf)\n"
 			"  -d       stay in the foreground, log to stderr\n"
 			"  -n       check the configuration and exit\n"
 			"  -v       verbose (debug) logging\n"
 			"  -R FD    write \"READY\\n\" to FD once serving, then close it\n"
+			"  -V START a drill daemon on a virtual clock standing at START\n"
+			"           (YYYY-MM-DDThh:mm:ss UTC, or ms since the epoch), moved only\n"
+			"           by AdvanceClock requests (muster drill run --virtual)\n"
 			"  -H       list every musterd.conf setting and exit\n");
 	exit(2);
 }
@@ -53,6 +57,36 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	daemon_reload(d, nc);
 }
 
+/* Parses -V START: "YYYY-MM-DDThh:mm:ss" (UTC) or milliseconds since the epoch. */
+static int
+main_parse_start(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+	time_t t;
+	int n = 0;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == 0 && end != s && *end == '\0' && v > 0) {
+		*ms = v;
+		return 0;
+	}
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    s[n] != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*ms = (int64_t)t * 1000;
+	return 0;
+}
+
 /* Loads the configuration or exits naming every problem. */
 static struct config *
 main_load(const char *path)
@@ -75,13 +109,14 @@ main(int argc, char **argv)
 {
 	const char *conf = "musterd.conf";
 	int ch, foreground = 0, check = 0, verbose = 0, ready_fd = -1;
+	int64_t virtual_ms;
 	struct config *cfg;
 	struct event_base *base;
 	struct event *sigterm, *sigint, *sighup;
 	struct daemon *d;
 	char *err = NULL;
 
-	while ((ch = getopt(argc, argv, "c:dnvR:H")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnvR:V:H")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -104,6 +139,16 @@ main(int argc, char **argv)
 			ready_fd = (int)v;
 			break;
 		}
+		case 'V':
+			if (main_parse_start(optarg, &virtual_ms) != 0) {
+				fprintf(stderr,
+					"musterd: -V '%s': give YYYY-MM-DDThh:mm:ss (UTC) or "
+					"milliseconds since the epoch\n",
+					optarg);
+				return 2;
+			}
+			util_clock_virtual(virtual_ms);
+			break;
 		case 'H':
 			cfg_print_help(stdout);
 			return 0;

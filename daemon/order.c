@@ -297,23 +297,6 @@ order_send(struct daemon *d, struct order *o)
 	return store_update_order(d->store, o);
 }
 
-/* Queues a ReportAck for R's report. */
-static void
-order_ack(struct request *r, int code, const char *msg)
-{
-	Envelope reply;
-	Muster__ReportAck ack;
-
-	muster__envelope__init(&reply);
-	muster__report_ack__init(&ack);
-	ack.acked_seq = r->env->seq;
-	ack.code = (Muster__ErrorCode)code;
-	ack.message = (char *)msg;
-	reply.body_case = MUSTER__ENVELOPE__BODY_REPORT_ACK;
-	reply.report_ack = &ack;
-	daemon_reply(r, &reply);
-}
-
 int
 order_report(struct request *r)
 {
@@ -353,7 +336,7 @@ order_report(struct request *r)
 			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 					    "could not record the report");
 		}
-		order_ack(r, MUSTER__ERROR_CODE__OK, "recorded");
+		daemon_ack(r, MUSTER__ERROR_CODE__OK, "recorded");
 		return 0;
 	}
 	if (!order_transition_ok(o->status, to))
@@ -369,7 +352,7 @@ order_report(struct request *r)
 		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 				    "could not record the report");
 	}
-	order_ack(r, MUSTER__ERROR_CODE__OK, "recorded");
+	daemon_ack(r, MUSTER__ERROR_CODE__OK, "recorded");
 	return 0;
 }
 

@@ -70,11 +70,37 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* The virtual clock of drills (util_clock_virtual): its wall time, and where it started. */
+static int util_virtual;
+static int64_t util_vwall_ms, util_vstart_ms;
+
+void
+util_clock_virtual(int64_t wall_ms)
+{
+	util_virtual = 1;
+	util_vwall_ms = util_vstart_ms = wall_ms;
+}
+
+int
+util_clock_is_virtual(void)
+{
+	return util_virtual;
+}
+
+void
+util_clock_set(int64_t wall_ms)
+{
+	if (util_virtual && wall_ms > util_vwall_ms)
+		util_vwall_ms = wall_ms;
+}
+
 int64_t
 util_wall_ms(void)
 {
 	struct timespec ts;
 
+	if (util_virtual)
+		return util_vwall_ms;
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		fatal("clock_gettime");
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -85,6 +111,8 @@ util_mono_ns(void)
 {
 	struct timespec ts;
 
+	if (util_virtual) /* one second after "boot" at the virtual start */
+		return (util_vwall_ms - util_vstart_ms) * 1000000 + 1000000000;
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 		fatal("clock_gettime");
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -14,10 +14,18 @@ char *xstrdup(const char *s);
 /* Returns a new formatted string; caller frees. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Wall-clock time in milliseconds since the epoch. */
+/* Wall-clock time in milliseconds since the epoch (the virtual clock's, when there is one). */
 int64_t util_wall_ms(void);
-/* Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC; on the virtual clock, its time since the
+ * start plus one second). */
 int64_t util_mono_ns(void);
+/* From now on the clock is virtual (drills, musterd -V): it stands at WALL_MS and moves only
+ * by util_clock_set. */
+void util_clock_virtual(int64_t wall_ms);
+/* Returns 1 when the clock is virtual. */
+int util_clock_is_virtual(void);
+/* Moves the virtual clock forward to WALL_MS (never back; nothing when not virtual). */
+void util_clock_set(int64_t wall_ms);
 
 /* A growable string; zero-initialise, then append. */
 struct strbuf {

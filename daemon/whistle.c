@@ -372,19 +372,7 @@ whistle_arrival(struct request *r)
 				    "could not record the arrival");
 		goto out;
 	}
-	{
-		Envelope reply;
-		Muster__ReportAck ack;
-
-		muster__envelope__init(&reply);
-		muster__report_ack__init(&ack);
-		ack.acked_seq = r->env->seq;
-		ack.code = MUSTER__ERROR_CODE__OK;
-		ack.message = (char *)whistle_status_name(wd->status);
-		reply.body_case = MUSTER__ENVELOPE__BODY_REPORT_ACK;
-		reply.report_ack = &ack;
-		daemon_reply(r, &reply);
-	}
+	daemon_ack(r, MUSTER__ERROR_CODE__OK, whistle_status_name(wd->status));
 out:
 	whistle_free(w);
 	return code;

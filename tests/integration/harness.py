@@ -102,11 +102,11 @@ class Daemon:
         with open(path, "w") as f:
             f.write(text)
 
-    def start(self, expect_ok=True):
-        """Starts musterd -d and waits for its readiness line (or its exit)."""
+    def start(self, expect_ok=True, args=()):
+        """Starts musterd -d (with ARGS) and waits for its readiness line (or its exit)."""
         r, w = os.pipe()
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([MUSTERD, "-d", "-c", self.conf, "-R", str(w)],
+        self.proc = subprocess.Popen([MUSTERD, "-d", "-c", self.conf, "-R", str(w), *args],
                                      pass_fds=(w,), stdout=self.log, stderr=self.log)
         os.close(w)
         ready = b""
