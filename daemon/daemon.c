@@ -559,7 +559,8 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 	/* On a virtual clock, time moves only by AdvanceClock, which runs the ticks itself. */
 	if (d->flush_ev == NULL || d->idle_ev == NULL || d->tick_ev == NULL ||
 	    (!util_clock_is_virtual() &&
-	     event_add(d->tick_ev, &(struct timeval){0, DAEMON_TICK_MS * 1000}) != 0) ||
+	     event_add(d->tick_ev, &(struct timeval){0, (long)(DAEMON_TICK_MS * 1000 /
+							       util_clock_speed())}) != 0) ||
 	    event_priority_set(d->flush_ev, DAEMON_PRIORITY_FLUSH) != 0) {
 		*err = xstrdup("cannot create loop events");
 		goto fail;

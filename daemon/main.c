@@ -16,16 +16,20 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-V START] [-H]\n"
-			"  -c FILE  configuration (default: musterd.conf)\n"
-			"  -d       stay in the foreground, log to stderr\n"
-			"  -n       check the configuration and exit\n"
-			"  -v       verbose (debug) logging\n"
-			"  -R FD    write \"READY\\n\" to FD once serving, then close it\n"
-			"  -V START a drill daemon on a virtual clock standing at START\n"
-			"           (YYYY-MM-DDThh:mm:ss UTC, or ms since the epoch), moved only\n"
-			"           by AdvanceClock requests (muster drill run --virtual)\n"
-			"  -H       list every musterd.conf setting and exit\n");
+	fprintf(stderr,
+		"usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-V START | -S START,SPEED]"
+		" [-H]\n"
+		"  -c FILE  configuration (default: musterd.conf)\n"
+		"  -d       stay in the foreground, log to stderr\n"
+		"  -n       check the configuration and exit\n"
+		"  -v       verbose (debug) logging\n"
+		"  -R FD    write \"READY\\n\" to FD once serving, then close it\n"
+		"  -V START a drill daemon on a virtual clock standing at START\n"
+		"           (YYYY-MM-DDThh:mm:ss UTC, or ms since the epoch), moved only\n"
+		"           by AdvanceClock requests (muster drill run --virtual)\n"
+		"  -S START,SPEED  a drill daemon whose clock starts at START and runs\n"
+		"           SPEED (1 to 1000) times as fast as real time (--speed)\n"
+		"  -H       list every musterd.conf setting and exit\n");
 	exit(2);
 }
 
@@ -116,7 +120,7 @@ main(int argc, char **argv)
 	struct daemon *d;
 	char *err = NULL;
 
-	while ((ch = getopt(argc, argv, "c:dnvR:V:H")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnvR:V:S:H")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -149,6 +153,25 @@ main(int argc, char **argv)
 			}
 			util_clock_virtual(virtual_ms);
 			break;
+		case 'S': {
+			char *comma = strrchr(optarg, ',');
+			double speed = 0;
+			char *end = NULL;
+
+			if (comma != NULL) {
+				*comma = '\0';
+				speed = strtod(comma + 1, &end);
+			}
+			if (comma == NULL || end == comma + 1 || *end != '\0' || !(speed >= 1) ||
+			    speed > 1000 || main_parse_start(optarg, &virtual_ms) != 0) {
+				fprintf(stderr,
+					"musterd: -S: give START,SPEED (START as for -V, SPEED "
+					"1 to 1000)\n");
+				return 2;
+			}
+			util_clock_scaled(virtual_ms, speed);
+			break;
+		}
 		case 'H':
 			cfg_print_help(stdout);
 			return 0;

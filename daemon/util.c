@@ -73,6 +73,35 @@ xasprintf(const char *fmt, ...)
 /* The virtual clock of drills (util_clock_virtual): its wall time, and where it started. */
 static int util_virtual;
 static int64_t util_vwall_ms, util_vstart_ms;
+/* The fast clock of accelerated drills (util_clock_scaled): SPEED times real time from the
+ * real monotonic instant BASE_NS, which stood at wall time START_MS. */
+static double util_speed;
+static int64_t util_sbase_ns, util_sstart_ms;
+
+/* The real monotonic clock. */
+static int64_t
+util_real_mono_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		fatal("clock_gettime");
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+util_clock_scaled(int64_t wall_ms, double speed)
+{
+	util_speed = speed;
+	util_sbase_ns = util_real_mono_ns();
+	util_sstart_ms = wall_ms;
+}
+
+double
+util_clock_speed(void)
+{
+	return util_speed > 0 ? util_speed : 1.0;
+}
 
 void
 util_clock_virtual(int64_t wall_ms)
@@ -101,6 +130,9 @@ util_wall_ms(void)
 
 	if (util_virtual)
 		return util_vwall_ms;
+	if (util_speed > 0)
+		return util_sstart_ms +
+		       (int64_t)((double)(util_real_mono_ns() - util_sbase_ns) * util_speed / 1e6);
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		fatal("clock_gettime");
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -109,13 +141,12 @@ util_wall_ms(void)
 int64_t
 util_mono_ns(void)
 {
-	struct timespec ts;
-
 	if (util_virtual) /* one second after "boot" at the virtual start */
 		return (util_vwall_ms - util_vstart_ms) * 1000000 + 1000000000;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		fatal("clock_gettime");
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (util_speed > 0)
+		return util_sbase_ns +
+		       (int64_t)((double)(util_real_mono_ns() - util_sbase_ns) * util_speed);
+	return util_real_mono_ns();
 }
 
 void

@@ -26,6 +26,11 @@ void util_clock_virtual(int64_t wall_ms);
 int util_clock_is_virtual(void);
 /* Moves the virtual clock forward to WALL_MS (never back; nothing when not virtual). */
 void util_clock_set(int64_t wall_ms);
+/* From now on the clock runs SPEED times as fast as real time from wall time WALL_MS
+ * (accelerated drills, musterd -S); both clocks, wall and monotonic, are scaled. */
+void util_clock_scaled(int64_t wall_ms, double speed);
+/* Returns how much faster than real time the clock runs (1 unless scaled). */
+double util_clock_speed(void);
 
 /* A growable string; zero-initialise, then append. */
 struct strbuf {
