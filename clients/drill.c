@@ -101,6 +101,10 @@ struct drill {
 	uint64_t agent_msgs; /* received on agent sockets */
 	long refused, injects_done, reports;
 	struct strbuf notes; /* what went wrong, for the after-action report */
+	/* --speed: real muster-agent processes, one per department, and the clock's anchor */
+	pid_t *agent_pid;
+	char **agent_model; /* each agent's model file */
+	int64_t v0, r0;	    /* the daemon's wall time V0 stood at real monotonic ms R0 */
 };
 
 /* ---- deterministic draws ---- */
@@ -580,6 +584,8 @@ act_report(struct drill *D, const struct act *x, char **err)
 
 /* ---- injects ---- */
 
+static int speed_offline(struct drill *D, const struct inject *in);
+
 /* Notes what the daemon said to a refused inject. */
 static void
 inject_refused(struct drill *D, const struct inject *in, const Envelope *r)
@@ -754,6 +760,8 @@ inject_run(struct drill *D, const struct inject *in, uint64_t item, char **err)
 		break;
 	}
 	case INJECT_AGENT_OFFLINE:
+		if (D->o->speed > 0)
+			return speed_offline(D, in);
 		for (i = 0; i < D->n_agents; i++)
 			if (strcmp(D->agents[i].dept, in->u.offline.department) == 0) {
 				struct act x;
@@ -770,6 +778,13 @@ inject_run(struct drill *D, const struct inject *in, uint64_t item, char **err)
 	case INJECT_ROAD_BLOCKED: {
 		struct block *b;
 
+		if (D->o->speed > 0) {
+			note(D,
+			     "road_blocked (line %u) is not simulated with --speed: the agents' "
+			     "models decide their travel",
+			     in->line);
+			return 0;
+		}
 		D->blocks = xrealloc(D->blocks, (D->n_blocks + 1) * sizeof *D->blocks);
 		b = &D->blocks[D->n_blocks++];
 		b->area = in->u.road.street	 ? xstrdup(in->u.road.street)
@@ -787,6 +802,8 @@ inject_run(struct drill *D, const struct inject *in, uint64_t item, char **err)
 	return 0;
 }
 
+static int agent_spawn(struct drill *D, size_t i, char **err);
+
 /* Does X, due now. */
 static int
 act_run(struct drill *D, struct act *x, char **err)
@@ -799,6 +816,10 @@ act_run(struct drill *D, struct act *x, char **err)
 		rc = inject_run(D, &D->sc->injects[x->k1], x->k2, err);
 		break;
 	case ACT_ONLINE:
+		if (D->o->speed > 0) {
+			rc = agent_spawn(D, (size_t)x->dept, err);
+			break;
+		}
 		a->deaf_until = 0;
 		rc = agent_register(D, a, err);
 		if (rc == 0)
@@ -910,16 +931,17 @@ spit(const char *path, const char *text)
 	return fclose(f);
 }
 
-/* Returns the musterd to run (new string). */
+/* Returns the program NAME to run (new string): GIVEN, else $ENV, else from the build tree
+ * (SUBDIR/NAME beside muster's directory), else beside muster, else NAME on the PATH. */
 static char *
-find_musterd(const struct drill_opts *o)
+find_program(const char *given, const char *env, const char *subdir, const char *name)
 {
 	char self[PATH_MAX], *slash, *p;
 	ssize_t n;
 
-	if (o->musterd)
-		return xstrdup(o->musterd);
-	if ((p = getenv("MUSTERD")) != NULL && *p)
+	if (given)
+		return xstrdup(given);
+	if ((p = getenv(env)) != NULL && *p)
 		return xstrdup(p);
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n > 0) {
@@ -927,26 +949,28 @@ find_musterd(const struct drill_opts *o)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			p = xasprintf("%s/../daemon/musterd", self); /* the build tree */
+			p = xasprintf("%s/../%s/%s", self, subdir, name); /* the build tree */
 			if (access(p, X_OK) == 0)
 				return p;
 			free(p);
-			p = xasprintf("%s/musterd", self); /* installed side by side */
+			p = xasprintf("%s/%s", self, name); /* installed side by side */
 			if (access(p, X_OK) == 0)
 				return p;
 			free(p);
 		}
 	}
-	return xstrdup("musterd");
+	return xstrdup(name);
 }
 
-/* Writes the drill's configuration into D->dir/conf and starts musterd -V on it. */
+/* Writes the drill's configuration into D->dir/conf and starts musterd on it: -V (virtual
+ * clock) or, with --speed, -S (a clock SPEED times as fast as real time). */
 static int
 daemon_start(struct drill *D, char **err)
 {
 	char *conf_dir = xasprintf("%s/conf", D->dir), *conf = NULL, *text = NULL, *v;
-	char *musterd = find_musterd(D->o), *log = xasprintf("%s/musterd.log", D->dir);
-	char start[32], ready[16];
+	char *musterd = find_program(D->o->musterd, "MUSTERD", "daemon", "musterd"),
+	     *log = xasprintf("%s/musterd.log", D->dir);
+	char start[64], ready[16];
 	int pfd[2] = {-1, -1}, logfd = -1, rc = -1;
 	size_t got = 0;
 	int64_t deadline;
@@ -983,7 +1007,10 @@ daemon_start(struct drill *D, char **err)
 	}
 	if ((D->cfg = cfg_load(conf, err)) == NULL)
 		goto out;
-	snprintf(start, sizeof start, "%" PRId64, D->sc->start_ms);
+	if (D->o->speed > 0)
+		snprintf(start, sizeof start, "%" PRId64 ",%g", D->sc->start_ms, D->o->speed);
+	else
+		snprintf(start, sizeof start, "%" PRId64, D->sc->start_ms);
 	if (pipe(pfd) != 0 || (logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640)) < 0) {
 		*err = xasprintf("%s: %s", log, strerror(errno));
 		goto out;
@@ -1000,7 +1027,8 @@ daemon_start(struct drill *D, char **err)
 		(void)close(pfd[0]);
 		if (dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
-		execlp(musterd, musterd, "-d", "-c", conf, "-R", fd, "-V", start, (char *)NULL);
+		execlp(musterd, musterd, "-d", "-c", conf, "-R", fd, D->o->speed > 0 ? "-S" : "-V",
+		       start, (char *)NULL);
 		_exit(127);
 	}
 	(void)close(pfd[1]);
@@ -1034,6 +1062,24 @@ out:
 	return rc;
 }
 
+/* Connects the runner's coordinator to the drill daemon's control socket. */
+static int
+connect_control(struct drill *D, char **err)
+{
+	struct client_conf c;
+	char *conf = xasprintf("%s/conf", D->dir);
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	rc = client_conf_load(&c, conf, "keys/coordinator.key", err);
+	free(conf);
+	if (rc != 0)
+		return -1;
+	D->control = client_socket(D->zctx, ZMQ_DEALER, c.control, &c, err);
+	client_conf_finish(&c);
+	return D->control ? 0 : -1;
+}
+
 /* Connects the coordinator and every department's agent; registers the agents in roster
  * order, each with its units and a first heartbeat. */
 static int
@@ -1044,12 +1090,7 @@ connect_all(struct drill *D, char **err)
 	char *conf = xasprintf("%s/conf", D->dir), *key;
 	size_t i, k;
 
-	memset(&c, 0, sizeof c);
-	if (client_conf_load(&c, conf, "keys/coordinator.key", err) != 0)
-		goto fail;
-	D->control = client_socket(D->zctx, ZMQ_DEALER, c.control, &c, err);
-	client_conf_finish(&c);
-	if (D->control == NULL)
+	if (connect_control(D, err) != 0)
 		goto fail;
 	D->n_agents = ros->n_departments;
 	D->agents = xcalloc(D->n_agents, sizeof *D->agents);
@@ -1128,11 +1169,10 @@ daemon_stop(struct drill *D)
 
 /* ---- the run ---- */
 
-/* Plays the queue to the end of the drill. */
-static int
-play(struct drill *D, char **err)
+/* Queues every inject (a surge's incidents spread evenly over its `over`). */
+static void
+queue_injects(struct drill *D)
 {
-	int64_t next_hour = D->sc->start_ms + 3600000;
 	size_t i;
 
 	for (i = 0; i < D->sc->n_injects; i++) {
@@ -1150,6 +1190,15 @@ play(struct drill *D, char **err)
 			queue_push(D, &x);
 		}
 	}
+}
+
+/* Plays the queue to the end of the drill, in lock-step with the virtual clock. */
+static int
+play(struct drill *D, char **err)
+{
+	int64_t next_hour = D->sc->start_ms + 3600000;
+
+	queue_injects(D);
 	for (;;) {
 		int64_t to = D->n_heap && D->heap[0].t < D->end ? D->heap[0].t : D->end;
 
@@ -1178,6 +1227,241 @@ play(struct drill *D, char **err)
 
 		free(x.rank);
 	}
+	return 0;
+}
+
+/* ---- accelerated mode (--speed): real agents, real time made faster ---- */
+
+/* Returns the real monotonic time in ms. */
+static int64_t
+real_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The drill daemon's clock now, from its anchor. */
+static int64_t
+speed_now(const struct drill *D)
+{
+	return D->v0 + (int64_t)((double)(real_ms() - D->r0) * D->o->speed);
+}
+
+/* Writes the models of department I as a muster-agent --model file: every entry complete,
+ * chosen as the runner would (model_find), so the agent needs no inheritance. */
+static int
+agent_models(struct drill *D, size_t i, char **err)
+{
+	const char *dept = D->cfg->roster->departments[i].id;
+	struct strbuf b = {0};
+	size_t k, j;
+
+	strbuf_addf(&b, "# written by muster drill run for department %s\nmodels = (\n", dept);
+	for (k = 0; k <= D->sc->n_models; k++) {
+		const char *kind = k == 0 ? NULL : D->sc->models[k - 1].kind;
+		const struct model *m;
+
+		if (kind != NULL && strcmp(kind, "*") == 0)
+			continue;
+		for (j = 1; j < k && kind; j++) /* each kind once */
+			if (strcmp(D->sc->models[j - 1].kind, kind) == 0)
+				break;
+		if (kind && j < k)
+			continue;
+		m = model_find(D->sc->models, D->sc->n_models, dept, kind);
+		strbuf_addf(&b,
+			    "%s\t{ kind = \"%s\"; turnout_s = [%g, %g]; speed_kmh = %g; decline = "
+			    "%g; no_show = %g; clear_s = %g; }",
+			    k ? ",\n" : "", kind ? kind : "*", m->turnout_min, m->turnout_max,
+			    m->speed_kmh, m->decline, m->no_show, m->clear_s);
+	}
+	strbuf_addf(&b, "\n);\n");
+	D->agent_model[i] = xasprintf("%s/models-%s.conf", D->dir, dept);
+	if (spit(D->agent_model[i], b.s) != 0) {
+		*err = xasprintf("%s: %s", D->agent_model[i], strerror(errno));
+		free(b.s);
+		return -1;
+	}
+	free(b.s);
+	return 0;
+}
+
+/* Starts department I's muster-agent --simulate at the drill's speed. */
+static int
+agent_spawn(struct drill *D, size_t i, char **err)
+{
+	const char *dept = D->cfg->roster->departments[i].id;
+	char *agent = find_program(NULL, "MUSTER_AGENT", "clients", "muster-agent");
+	char *conf = xasprintf("%s/conf", D->dir), *key = xasprintf("keys/agent-%s.key", dept);
+	char *log = xasprintf("%s/agent-%s.log", D->dir, dept), seed[32], speed[32];
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640);
+	int rc = -1;
+
+	snprintf(seed, sizeof seed, "%" PRIu64, D->seed + i + 1);
+	snprintf(speed, sizeof speed, "%g", D->o->speed);
+	if (logfd < 0) {
+		*err = xasprintf("%s: %s", log, strerror(errno));
+		goto out;
+	}
+	D->agent_pid[i] = fork();
+	if (D->agent_pid[i] < 0) {
+		*err = xasprintf("fork: %s", strerror(errno));
+		D->agent_pid[i] = 0;
+		goto out;
+	}
+	if (D->agent_pid[i] == 0) {
+		if (dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		execlp(agent, agent, "-c", conf, "-k", key, "--simulate", "--model",
+		       D->agent_model[i], "--seed", seed, "--speed", speed, (char *)NULL);
+		_exit(127);
+	}
+	rc = 0;
+out:
+	if (logfd >= 0)
+		(void)close(logfd);
+	free(agent);
+	free(conf);
+	free(key);
+	free(log);
+	return rc;
+}
+
+/* Stops department I's agent (SIGKILL when KILL, else SIGTERM) and waits for it. */
+static void
+agent_stop(struct drill *D, size_t i, int hard)
+{
+	int status;
+
+	if (D->agent_pid == NULL || D->agent_pid[i] <= 0)
+		return;
+	if (kill(D->agent_pid[i], hard ? SIGKILL : SIGTERM) == 0)
+		while (waitpid(D->agent_pid[i], &status, 0) < 0 && errno == EINTR)
+			;
+	D->agent_pid[i] = 0;
+}
+
+/* agent_offline with --speed: the department's agent process is killed, and started again
+ * (it registers, and the daemon re-sends what it has not confirmed) after `for`. */
+static int
+speed_offline(struct drill *D, const struct inject *in)
+{
+	size_t i;
+
+	for (i = 0; i < D->n_agents; i++)
+		if (strcmp(D->cfg->roster->departments[i].id, in->u.offline.department) == 0) {
+			struct act x;
+
+			agent_stop(D, i, 1);
+			memset(&x, 0, sizeof x);
+			x.t = D->now + in->u.offline.for_ms;
+			x.kind = ACT_ONLINE;
+			x.k1 = i;
+			x.dept = (int)i;
+			queue_push(D, &x);
+		}
+	return 0;
+}
+
+/* Counts the lines of musterd.log that say an agent registered. */
+static size_t
+registrations(const struct drill *D)
+{
+	char *log = xasprintf("%s/musterd.log", D->dir), *text = slurp(log), *p;
+	size_t n = 0;
+
+	for (p = text; p && (p = strstr(p, " registered ")) != NULL; p++)
+		n++;
+	free(log);
+	free(text);
+	return n;
+}
+
+/* Sleeps until the drill daemon's clock reaches T (or at once when it has). */
+static void
+speed_wait(struct drill *D, int64_t t)
+{
+	for (;;) {
+		int64_t left = t - speed_now(D);
+		struct timespec ts;
+		double real = (double)left / D->o->speed;
+
+		if (left <= 0)
+			return;
+		if (real > 200)
+			real = 200;
+		ts.tv_sec = (time_t)(real / 1000);
+		ts.tv_nsec = (long)((real - (double)ts.tv_sec * 1000) * 1e6);
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+/* Plays the scenario in accelerated real time: real muster-agent --simulate processes answer
+ * the orders; the runner sends each inject when the daemon's clock reaches it. T+0 is when
+ * every agent has registered. */
+static int
+play_speed(struct drill *D, char **err)
+{
+	Envelope e, *r;
+	Muster__ListIncidents li;
+	int64_t deadline;
+	size_t i;
+
+	D->n_agents = D->cfg->roster->n_departments;
+	D->agents = xcalloc(D->n_agents, sizeof *D->agents);
+	D->agent_pid = xcalloc(D->n_agents, sizeof *D->agent_pid);
+	D->agent_model = xcalloc(D->n_agents, sizeof *D->agent_model);
+	for (i = 0; i < D->n_agents; i++) {
+		D->agents[i].dept = D->cfg->roster->departments[i].id;
+		if (agent_models(D, i, err) != 0 || agent_spawn(D, i, err) != 0)
+			return -1;
+	}
+	deadline = real_ms() + D->o->timeout_ms;
+	while (registrations(D) < D->n_agents) {
+		if (real_ms() > deadline) {
+			*err = xasprintf("the agents did not all register within %d ms (see "
+					 "%s/agent-*.log)",
+					 D->o->timeout_ms, D->dir);
+			return -1;
+		}
+		(void)usleep(20000);
+	}
+	/* Anchor: the daemon's clock, as its reply says, against ours. */
+	muster__envelope__init(&e);
+	muster__list_incidents__init(&li);
+	li.limit = 1;
+	e.body_case = MUSTER__ENVELOPE__BODY_LIST_INCIDENTS;
+	e.list_incidents = &li;
+	D->r0 = real_ms();
+	r = control_call(D, &e, err);
+	if (r == NULL)
+		return -1;
+	D->v0 = r->sent_at_ms;
+	wire_free(r);
+	queue_injects(D);
+	while (D->n_heap) {
+		struct act x = queue_pop(D);
+		int64_t t = D->v0 + (x.t - D->sc->start_ms);
+
+		if (x.t >= D->end) {
+			free(x.rank);
+			continue;
+		}
+		speed_wait(D, t);
+		D->now = D->sc->start_ms + (speed_now(D) - D->v0);
+		if (act_run(D, &x, err) != 0)
+			return -1;
+		if (D->o->show_progress)
+			fprintf(stderr, "muster: drill at T+%" PRId64 " s\n",
+				(D->now - D->sc->start_ms) / 1000);
+	}
+	speed_wait(D, D->v0 + D->sc->duration_ms);
+	D->now = D->end;
+	for (i = 0; i < D->n_agents; i++)
+		agent_stop(D, i, 0);
 	return 0;
 }
 
@@ -1449,6 +1733,10 @@ drill_free(struct drill *D)
 		free(a->state_ptrs);
 	}
 	free(D->agents);
+	for (i = 0; D->agent_model && i < D->n_agents; i++)
+		free(D->agent_model[i]);
+	free(D->agent_model);
+	free(D->agent_pid);
 	if (D->control)
 		(void)zmq_close(D->control);
 	if (D->zctx)
@@ -1530,7 +1818,9 @@ drill_run(const char *path, const struct drill_opts *o, FILE *out, struct drill_
 		goto out;
 	}
 	t0 = util_wall_ms();
-	if (daemon_start(&D, err) != 0 || connect_all(&D, err) != 0 || play(&D, err) != 0)
+	if (daemon_start(&D, err) != 0 ||
+	    (oc.speed > 0 ? connect_control(&D, err) != 0 || play_speed(&D, err) != 0
+			  : connect_all(&D, err) != 0 || play(&D, err) != 0))
 		goto out;
 	res->real_s = (double)(util_wall_ms() - t0) / 1000.0;
 	res->virtual_s = (double)(D.end - D.sc->start_ms) / 1000.0;
@@ -1544,6 +1834,8 @@ drill_run(const char *path, const struct drill_opts *o, FILE *out, struct drill_
 		fprintf(out, "\nwork directory: %s (database drill.db, log musterd.log)\n", D.dir);
 	rc = 0;
 out:
+	for (size_t i = 0; D.agent_pid && i < D.n_agents; i++)
+		agent_stop(&D, i, 1);
 	daemon_stop(&D);
 	if (rc == 0 && oc.workdir == NULL && !oc.keep && D.dir) {
 		char *cmd = xasprintf("rm -rf -- '%s'", D.dir);

@@ -20,6 +20,8 @@ struct drill_opts {
 	int keep;	   /* keep the work directory (always kept when WORKDIR is given) */
 	int timeout_ms;	   /* the longest wait for the daemon (default 20000) */
 	int show_progress; /* a line on stderr every virtual hour */
+	double speed;	   /* 0: virtual (lock-step); else accelerated real time with real
+			      muster-agent --simulate processes, this many times as fast */
 };
 
 /* What a run found, for the caller and the tests. */
@@ -30,7 +32,8 @@ struct drill_result {
 	double virtual_s, real_s;
 };
 
-/* Runs the scenario at PATH in virtual mode and writes the after-action report to OUT.
+/* Runs the scenario at PATH (virtual mode, or accelerated with O->speed) and writes the
+ * after-action report to OUT.
  * Returns 0 when the drill ran (whatever its expectations), or -1 with *ERR a new message
  * (caller frees): a bad scenario (every "file:line: what"), a daemon that would not start or
  * stopped answering. */

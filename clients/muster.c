@@ -58,10 +58,11 @@ usage(void)
 	    "                               a roster CSV export as a file roster.conf includes\n"
 	    "  import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]\n"
 	    "                               a dispatch (CAD) export as an analysis database\n"
-	    "  drill run SCENARIO [--virtual] [-o DIR] [--seed N] [--html FILE] [--keep]\n"
-	    "                               a drill on a virtual clock with simulated agents,\n"
-	    "                               then its after-action report (exit 3: an\n"
-	    "                               expectation was missed)\n"
+	    "  drill run SCENARIO [--virtual | --speed N] [-o DIR] [--seed N] [--html FILE]\n"
+	    "            [--keep]           a drill on a virtual clock with simulated agents\n"
+	    "                               (or N times real time with muster-agent\n"
+	    "                               processes), then its after-action report (exit 3:\n"
+	    "                               an expectation was missed)\n"
 	    "  report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]\n"
 	    "            [--include-exercise] [--circle SECONDS] [--zone "
 	    "place|grid|community|street]\n"
@@ -902,18 +903,15 @@ cmd_report(int argc, char **argv)
 	return 0;
 }
 
-/* muster drill run SCENARIO [--virtual] [-o DIR] [--seed N] [--html FILE] [--keep] */
+/* muster drill run SCENARIO [--virtual | --speed N] [-o DIR] [--seed N] [--html FILE] [--keep] */
 static int
 cmd_drill(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"virtual", no_argument, NULL, 'V'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"html", required_argument, NULL, 'H'},
-	    {"keep", no_argument, NULL, 'k'},
-	    {"progress", no_argument, NULL, 'p'},
-	    {NULL, 0, NULL, 0},
+	    {"virtual", no_argument, NULL, 'V'},     {"output", required_argument, NULL, 'o'},
+	    {"seed", required_argument, NULL, 's'},  {"html", required_argument, NULL, 'H'},
+	    {"keep", no_argument, NULL, 'k'},	     {"progress", no_argument, NULL, 'p'},
+	    {"speed", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
 	};
 	struct drill_opts o;
 	struct drill_result res;
@@ -929,7 +927,18 @@ cmd_drill(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'V':
-			break; /* the only mode so far; accepted so scripts can say it */
+			o.speed = 0; /* the default */
+			break;
+		case 'S': {
+			char *end;
+
+			errno = 0;
+			o.speed = strtod(optarg, &end);
+			if (errno || end == optarg || *end != '\0' || !(o.speed >= 1) ||
+			    o.speed > 1000)
+				die("--speed: 1 to 1000 (times real time)");
+			break;
+		}
 		case 'o':
 			o.workdir = optarg;
 			break;

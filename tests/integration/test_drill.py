@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import time
 
 from harness import MUSTER, MUSTERD, DaemonTest, Raw, main, pb, run, verify_chain
 
@@ -50,6 +51,24 @@ expect = (
     { what = "circle"; within = "5m"; share = 100.0; },
     { what = "group_complete"; within = "1m"; }
 );
+"""
+
+
+# Accelerated: 8 virtual minutes at 60 times real time, real muster-agent processes.
+FAST = """
+name = "Accelerated, with real agents";
+seed = 5;
+start = "2026-11-22T10:00:00";
+duration = "8m";
+config = "sample";
+models = ( { kind = "*"; turnout_s = [20, 40]; speed_kmh = 40.0; decline = 0.0;
+             no_show = 0.0; clear_s = 0; } );
+injects = (
+    { at = "00:10"; incident = { id = "f"; type = "fire.ebike"; place = "s01-c01"; }; },
+    { at = "01:00"; agent_offline = { department = "health"; for = "1m"; }; },
+    { at = "02:00"; incident = { id = "g"; type = "traffic.collision"; place = "s02-c01"; }; }
+);
+expect = ( { what = "circle"; within = "6m"; share = 50.0; } );
 """
 
 
@@ -135,6 +154,37 @@ class Drill(DaemonTest):
         self.assertEqual(not_ex, 0, "an incident's event without the exercise flag")
         both = json.loads(run([MUSTER, "report", db, "--json", "--include-exercise"]).stdout)
         self.assertEqual(both["total"]["calls"], n)
+
+    def test_accelerated_drill_with_real_agents(self):
+        out = os.path.join(self.tmp, "fast")
+        env = dict(os.environ, MUSTERD=MUSTERD,
+                   MUSTER_AGENT=os.path.join(os.path.dirname(MUSTER), "muster-agent"))
+        t0 = time.monotonic()
+        p = subprocess.run([MUSTER, "drill", "run", self.scenario(FAST), "--speed", "60",
+                            "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=120, env=env)
+        took = time.monotonic() - t0
+        self.assertIn(p.returncode, (0, 3), p.stdout + p.stderr)
+        self.assertIn("After-action report: Accelerated, with real agents", p.stdout)
+        self.assertRegex(p.stdout, r"\[(MET|MISSED)\] .*circle")
+        self.assertGreater(took, 8 * 60 / 60 - 0.5)  # it took real (accelerated) time
+        db = os.path.join(out, "drill.db")
+        con = sqlite3.connect(db)
+        incs = con.execute("SELECT id, exercise, received_ms FROM incidents").fetchall()
+        on_scene = con.execute("SELECT count(*) FROM orders WHERE on_scene_ms > 0").fetchone()[0]
+        con.close()
+        self.assertEqual(len(incs), 2)
+        self.assertTrue(all(ex == 1 for _, ex, _ in incs))
+        # 1:50 of virtual time between the two injects, within the clock's jitter
+        gap = incs[1][2] - incs[0][2]
+        self.assertTrue(100000 <= gap <= 130000, gap)
+        self.assertGreater(on_scene, 0, "no agent process brought a unit on scene")
+        with open(os.path.join(out, "musterd.log")) as f:
+            log = f.read()
+        self.assertEqual(log.count("agent:health registered"), 2, "offline, then back")
+        shown = "".join(open(os.path.join(out, f)).read() for f in os.listdir(out)
+                        if f.startswith("agent-") and f.endswith(".log"))
+        self.assertIn("EXERCISE", shown)
 
     def test_bad_scenario_names_file_and_line(self):
         path = self.scenario(FIRE.replace('ref = "mall"; tier = 1', 'ref = "nowhere"; tier = 1'))
