@@ -962,6 +962,100 @@ find_program(const char *given, const char *env, const char *subdir, const char 
 	return xstrdup(name);
 }
 
+/* Copies the file FROM to TO. Returns 0, or -1 with *ERR. */
+static int
+copy_file(const char *from, const char *to, char **err)
+{
+	char *text = slurp(from);
+
+	if (text == NULL) {
+		*err = xasprintf("%s: %s", from, strerror(errno));
+		return -1;
+	}
+	if (spit(to, text) != 0) {
+		*err = xasprintf("%s: %s", to, strerror(errno));
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+/* A scenario on a configuration directory (config = "DIR"): its district, roster and plans
+ * (the files its musterd.conf names) replace the sample's in CONF_DIR; its clients.conf and
+ * keys too when it has them (a `muster init` directory), else the sample's keys stay, which
+ * fit any roster with the sample's departments. */
+static int
+overlay_config(struct drill *D, const char *conf_dir, char **err)
+{
+	static const char *const files[] = {"district", "roster", "plans"};
+	char *src = xasprintf("%s/musterd.conf", D->sc->config_dir), *from, *to;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+		from = client_conf_path(src, files[i], err);
+		if (from == NULL) {
+			rc = -1;
+			break;
+		}
+		to = xasprintf("%s/%s.conf", conf_dir, files[i]);
+		rc = copy_file(from, to, err);
+		free(from);
+		free(to);
+	}
+	from = xasprintf("%s/keys/musterd.key", D->sc->config_dir);
+	if (rc == 0 && access(from, R_OK) == 0) {
+		char *cl = client_conf_path(src, "clients", err);
+
+		free(from);
+		from = NULL;
+		if (cl == NULL)
+			rc = -1;
+		to = xasprintf("%s/clients.conf", conf_dir);
+		if (rc == 0)
+			rc = copy_file(cl, to, err);
+		free(cl);
+		free(to);
+		if (rc == 0) {
+			/* the key pairs the runner uses: the daemon's, the coordinator's, the
+			 * agents' */
+			struct roster *ros = NULL;
+			const char *fixed[] = {"musterd", "coordinator"};
+			char *cfile = xasprintf("%s/musterd.conf", conf_dir);
+			struct config *c = cfg_load(cfile, err);
+			size_t k;
+
+			free(cfile);
+			if (c == NULL)
+				rc = -1;
+			else
+				ros = c->roster;
+			for (k = 0; rc == 0 && ros && k < 2 + ros->n_departments; k++)
+				for (int pub = 0; rc == 0 && pub < 2; pub++) {
+					char *name = k < 2 ? xasprintf("%s.%s", fixed[k],
+								       pub ? "pub" : "key")
+							   : xasprintf("agent-%s.%s",
+								       ros->departments[k - 2].id,
+								       pub ? "pub" : "key");
+					char *a = xasprintf("%s/keys/%s", D->sc->config_dir, name);
+					char *b = xasprintf("%s/keys/%s", conf_dir, name);
+
+					if (access(a, R_OK) == 0)
+						rc = copy_file(a, b, err);
+					free(name);
+					free(a);
+					free(b);
+				}
+			if (c)
+				cfg_free(c);
+		}
+	}
+	free(from);
+	free(src);
+	return rc;
+}
+
 /* Writes the drill's configuration into D->dir/conf and starts musterd on it: -V (virtual
  * clock) or, with --speed, -S (a clock SPEED times as fast as real time). */
 static int
@@ -975,13 +1069,8 @@ daemon_start(struct drill *D, char **err)
 	size_t got = 0;
 	int64_t deadline;
 
-	if (D->sc->config_dir != NULL) {
-		*err = xasprintf("%s: config \"%s\": the runner drills on the built-in sample only "
-				 "for now (config = \"sample\")",
-				 D->sc->path, D->sc->config_dir);
-		goto out;
-	}
-	if (init_write(conf_dir, 0, err) != 0)
+	if (init_write(conf_dir, 0, err) != 0 ||
+	    (D->sc->config_dir != NULL && overlay_config(D, conf_dir, err) != 0))
 		goto out;
 	conf = xasprintf("%s/musterd.conf", conf_dir);
 	if ((text = slurp(conf)) == NULL) {
@@ -1001,6 +1090,7 @@ daemon_start(struct drill *D, char **err)
 	conf_set(&text, "database", v);
 	free(v);
 	conf_set(&text, "unit_stale_ms", "3600000"); /* the runner heartbeats every 20 min */
+	conf_set(&text, "max_frame", "16777216");    /* a full-size roster in one Register */
 	if (spit(conf, text) != 0) {
 		*err = xasprintf("%s: %s", conf, strerror(errno));
 		goto out;

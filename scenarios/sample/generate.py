@@ -10,11 +10,20 @@ hundred units: volunteer guards (义警), patrols, armed police, micro fire stat
 fire engines, ambulances, engineering teams. musterd.conf and plans.conf are written by hand.
 
 Usage: python3 scenarios/sample/generate.py
+       python3 scenarios/sample/generate.py --full OUTDIR
+
+--full OUTDIR writes a full-size district into OUTDIR instead (not committed; see
+docs/drills.md, "Full-size district"): the sample's places and more, 10 streets, 100
+communities, 400 grids, 110 key places of which 92 have 24-hour posts, and 100,000 volunteer
+guards among about 100,400 units; with the sample's plans.conf, and its musterd.conf with
+max_frame raised to 16 MiB. Add clients.conf and keys/ from `muster init` to run a daemon on it.
 """
 
+import argparse
 import math
 import os
 import random
+import shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -134,12 +143,17 @@ def build_places(rng):
     return streets, communities, grids, keys
 
 
-def write_district(streets, communities, grids, keys):
-    """Writes district.conf."""
+def write_district(streets, communities, grids, keys, path=None, intro=None,
+                   grids_note="two per community here"):
+    """Writes district.conf (beside this script unless PATH is given); INTRO replaces the
+    first two comment lines."""
     out = []
     w = out.append
-    w("# district.conf: the places of the sample \"G district\" (libconfig syntax).")
-    w("# Written by generate.py; edit the tables there and re-run, or edit this file by hand.")
+    for line in intro or [
+            "# district.conf: the places of the sample \"G district\" (libconfig syntax).",
+            "# Written by generate.py; edit the tables there and re-run, or edit this file "
+            "by hand."]:
+        w(line)
     w("# Every place has an id (unique in the district, used by the roster and plans) and a")
     w("# name (unique too: operators may type it). Coordinates are WGS-84 degrees and must lie")
     w("# inside the bounds below. Parents come before children: streets (街道), communities")
@@ -171,7 +185,7 @@ def write_district(streets, communities, grids, keys):
     w(",\n".join(rows))
     w(");")
     w("")
-    w("# Work grids (工作网格): the patch a grid worker (网格员) walks; two per community here.")
+    w("# Work grids (工作网格): the patch a grid worker (网格员) walks; %s." % grids_note)
     w("grids = (")
     w(",\n".join("\t{ id = \"%s\"; name = \"%s\"; community = \"%s\"; lat = %s; lon = %s; }" % (
         g["id"], g["name"], g["community"], fmt(g["lat"]), fmt(g["lon"])) for g in grids))
@@ -185,7 +199,7 @@ def write_district(streets, communities, grids, keys):
                      k["id"], k["name"], k["kind"], k["community"], fmt(k["lat"]), fmt(k["lon"]),
                      "true" if k["post24h"] else "false") for k in keys))
     w(");")
-    with open(os.path.join(HERE, "district.conf"), "w", encoding="utf-8") as f:
+    with open(path or os.path.join(HERE, "district.conf"), "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
 
 
@@ -308,12 +322,15 @@ def q(s):
     return "\"%s\"" % s.replace("\\", "\\\\").replace("\"", "\\\"")
 
 
-def write_roster(units, people, experts):
-    """Writes roster.conf."""
+def write_roster(units, people, experts, path=None, intro=None):
+    """Writes roster.conf (beside this script unless PATH is given); INTRO replaces the
+    first two comment lines."""
     out = []
     w = out.append
-    w("# roster.conf: departments, units, people and experts of the sample district")
-    w("# (libconfig syntax). Written by generate.py. See docs/configuration.md.")
+    for line in intro or [
+            "# roster.conf: departments, units, people and experts of the sample district",
+            "# (libconfig syntax). Written by generate.py. See docs/configuration.md."]:
+        w(line)
     w("")
     w("# Departments (条). 'supervisor' is the identity told when a task is not handled in time")
     w("# (督办); it must be enrolled in clients.conf. Here each department's agent relays it.")
@@ -371,12 +388,338 @@ def write_roster(units, people, experts):
             q("agent:" + e["department"])))
     w(",\n".join(rows))
     w(");")
-    with open(os.path.join(HERE, "roster.conf"), "w", encoding="utf-8") as f:
+    with open(path or os.path.join(HERE, "roster.conf"), "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# The full-size district (--full OUTDIR): the sample district grown to the size of the one in
+# the field studies. It is a superset of the sample's places: every street, community, grid and
+# key place of the sample keeps its id, name and position, so a scenario written for the sample
+# names places that exist here too. Around them: 10 communities per street, 4 grids per
+# community, 92 key places with 24-hour posts, 100,000 volunteer guards, and the other units
+# scaled from the sample's by about 3 (the number of communities grows from 35 to 100).
+
+FULL_SEED = 20250901
+FULL_COMMUNITIES_PER_STREET = 10
+# Community name endings c01..c10; the first four are the sample's.
+FULL_COMMUNITY_KINDS = COMMUNITY_KINDS + ["Lakeside", "Orchard", "Bridgehead", "Willow Lane",
+                                          "Harbour", "Silk Mill"]
+# Grids g1..g4 of a community: g1 north and g2 south (the sample's two), g3 east, g4 west;
+# (km north, km east) from the community's centre.
+FULL_GRID_OFFSETS = [(0.25, 0.0), (-0.25, 0.0), (0.0, 0.25), (0.0, -0.25)]
+FULL_GUARDS = 100000          # volunteer guards (义警), one unit each, people = 1
+FULL_POSTS = 92               # key places with a 24-hour post (囤警点), the sample's 10 included
+FULL_OTHER_KEY_PLACES = 18    # key places without a post, the sample's 2 parks included
+# New key places with a post: id suffix, name ending, kind. Cycled in street-by-street order.
+FULL_POST_KINDS = [
+    ("metro", "Metro Station", "station"),
+    ("mall", "Plaza Mall", "mall"),
+    ("market", "Market", "market"),
+    ("square", "Square", "square"),
+    ("school", "Middle School", "school"),
+    ("bus", "Bus Terminal", "station"),
+    ("hospital", "Hospital", "hospital"),
+    ("bars", "Bar Street", "nightlife"),
+    ("wharf", "Wharf", "dock"),
+]
+FULL_OTHER_KINDS = [("park", "Pocket Park", "park"), ("library", "Library", "library")]
+# Margin kept from the district's bounds (km), so grids and guards around a place stay inside.
+FULL_MARGIN_KM = 0.7
+# Least distance between two communities' centres (km) when placing new ones.
+FULL_MIN_SEPARATION_KM = 0.45
+
+
+def inside_margin(lat, lon, km):
+    """Tells whether a point is inside BOUNDS with KM to spare on every side."""
+    return (BOUNDS["south"] + km * KM_LAT < lat < BOUNDS["north"] - km * KM_LAT and
+            BOUNDS["west"] + km * KM_LON < lon < BOUNDS["east"] - km * KM_LON)
+
+
+def full_place_community(rng, street, streets, placed):
+    """Returns (lat, lon) for a new community of STREET: within 2.2 km of its centre, nearer
+    to it than to any other street's centre, inside the bounds with a margin, and at least
+    FULL_MIN_SEPARATION_KM from every community in PLACED (relaxed if no spot is found)."""
+    sep = FULL_MIN_SEPARATION_KM
+    while True:
+        for _ in range(2000):
+            ang = rng.random() * 2 * math.pi
+            r = 0.5 + rng.random() * 1.7
+            lat, lon = offset(street["lat"], street["lon"], r * math.sin(ang), r * math.cos(ang))
+            if not inside_margin(lat, lon, FULL_MARGIN_KM):
+                continue
+            own = dist_km((lat, lon), (street["lat"], street["lon"]))
+            if any(dist_km((lat, lon), (s["lat"], s["lon"])) < own for s in streets
+                   if s is not street):
+                continue
+            if all(dist_km((lat, lon), p) >= sep for p in placed):
+                return lat, lon
+        sep *= 0.9
+
+
+def full_build_places():
+    """Returns streets, communities, grids and key places of the full-size district: the
+    sample's (same ids, names and positions) and the new ones, in the sample's order."""
+    streets, sample_comms, sample_grids, sample_keys = build_places(random.Random(20240601))
+    rng = random.Random(FULL_SEED)
+    by_id = {c["id"]: c for c in sample_comms}
+    grids_by_id = {g["id"]: g for g in sample_grids}
+    placed = [(c["lat"], c["lon"]) for c in sample_comms]
+    communities, grids = [], []
+    for s in streets:
+        name = s["name"][:-len(" Street")]
+        for ci in range(FULL_COMMUNITIES_PER_STREET):
+            cid = "%s-c%02d" % (s["id"], ci + 1)
+            c = by_id.get(cid)
+            if c is None:
+                lat, lon = full_place_community(rng, s, streets, placed)
+                placed.append((lat, lon))
+                kind = FULL_COMMUNITY_KINDS[ci]
+                c = dict(id=cid, name="%s %s Community" % (name, kind), street=s["id"],
+                         lat=lat, lon=lon, sname=name, cname=kind)
+            communities.append(c)
+            for gi, (dn, de) in enumerate(FULL_GRID_OFFSETS):
+                gid = "%s-g%d" % (cid, gi + 1)
+                g = grids_by_id.get(gid)
+                if g is None:
+                    jit = (rng.random() - 0.5) * 0.3
+                    glat, glon = offset(c["lat"], c["lon"], dn or jit, de or jit)
+                    g = dict(id=gid, name="%s %s Grid %d" % (name, c["cname"], gi + 1),
+                             community=cid, lat=glat, lon=glon)
+                assert inside(g["lat"], g["lon"]), gid
+                grids.append(g)
+    # Neighbours over all 100: the three nearest, made symmetric (as the sample's).
+    nb = {c["id"]: set() for c in communities}
+    for c in communities:
+        others = sorted((dist_km((c["lat"], c["lon"]), (o["lat"], o["lon"])), o["id"])
+                        for o in communities if o is not c)
+        for _, oid in others[:3]:
+            nb[c["id"]].add(oid)
+            nb[oid].add(c["id"])
+    communities = [dict(c, neighbours=sorted(nb[c["id"]])) for c in communities]
+    # Key places: the sample's 12, then new ones beside communities taken street by street
+    # (c01 of every street, then c02 of every street, ...), shuffled within each street.
+    keys = list(sample_keys)
+    n_posts = FULL_POSTS - sum(1 for k in keys if k["post24h"])
+    n_other = FULL_OTHER_KEY_PLACES - sum(1 for k in keys if not k["post24h"])
+    per_street = []
+    for s in streets:
+        cs = [c for c in communities if c["street"] == s["id"]]
+        rng.shuffle(cs)
+        per_street.append(cs)
+    order = [per_street[si][r] for r in range(FULL_COMMUNITIES_PER_STREET)
+             for si in range(len(streets))]
+    for i, c in enumerate(order[:n_posts + n_other]):
+        post = i < n_posts
+        suffix, ending, kind = (FULL_POST_KINDS[i % len(FULL_POST_KINDS)] if post else
+                                FULL_OTHER_KINDS[(i - n_posts) % len(FULL_OTHER_KINDS)])
+        ang = rng.random() * 2 * math.pi
+        r = 0.1 + rng.random() * 0.2
+        lat, lon = offset(c["lat"], c["lon"], r * math.sin(ang), r * math.cos(ang))
+        assert inside(lat, lon), c["id"]
+        keys.append(dict(id="kp-%s-%s" % (c["id"].replace("-", ""), suffix),
+                         name="%s %s %s" % (c["sname"], c["cname"], ending), kind=kind,
+                         community=c["id"], lat=lat, lon=lon, post24h=post,
+                         street=int(c["street"][1:]) - 1))
+    return streets, communities, grids, keys
+
+
+def full_build_roster(streets, communities, grids, keys):
+    """Returns units, people and experts of the full-size district."""
+    rng = random.Random(FULL_SEED + 1)
+    units = []
+    cname = {c["id"]: c["name"].replace(" Community", "") for c in communities}
+    grids_of = {}
+    for g in grids:
+        grids_of.setdefault(g["community"], []).append(g)
+    # Volunteer guards (义警): one unit per guard, spread evenly over the grids, each living
+    # in a 300 m square around its grid's centre; every one trained in crowd control, about
+    # 60% in first aid too. Then one micro fire station (微消防站) per community.
+    per_grid, extra = divmod(FULL_GUARDS, len(grids))
+    gi_all = 0
+    for c in communities:
+        short = c["id"].replace("-", "")
+        for gi, g in enumerate(grids_of[c["id"]]):
+            n = per_grid + (1 if gi_all < extra else 0)
+            gi_all += 1
+            for k in range(n):
+                lat, lon = offset(g["lat"], g["lon"], (rng.random() - 0.5) * 0.3,
+                                  (rng.random() - 0.5) * 0.3)
+                skills = (["first_aid", "crowd_control"] if rng.random() < 0.6
+                          else ["crowd_control"])
+                units.append(unit("vg-%s-g%d-%d" % (short, gi + 1, k + 1),
+                                  "%s volunteer guard G%d/%d" % (cname[c["id"]], gi + 1, k + 1),
+                                  "police", "volunteer_guard", g["id"], 1, skills,
+                                  latlon=(lat, lon)))
+        units.append(unit("ms-%s" % short, "%s micro fire station" % cname[c["id"]],
+                          "fire", "micro_fire_station", c["id"], 6,
+                          ["fire_suppression", "rescue", "first_aid"]))
+    # Per street: six patrols (巡逻/铁骑, every other one on motorcycles), three traffic
+    # police teams, three city management teams, a fire station with two engines (the
+    # second with a ladder), an ambulance.
+    for s in streets:
+        sid = s["id"]
+        for k in range(6):
+            units.append(unit("patrol-%s-%d" % (sid, k + 1), "%s patrol %d" % (s["name"], k + 1),
+                              "police", "patrol", sid, 2,
+                              ["motorcycle"] if k % 2 == 1 else ["car"]))
+        for k in range(3):
+            units.append(unit("traffic-%s-%d" % (sid, k + 1),
+                              "%s traffic police %d" % (s["name"], k + 1), "traffic",
+                              "traffic_patrol", sid, 3, ["traffic_control"]))
+        for k in range(3):
+            units.append(unit("cm-%s-%d" % (sid, k + 1),
+                              "%s city management team %d" % (s["name"], k + 1), "citymgmt",
+                              "city_management_team", sid, 5, ["cordon", "street_order"]))
+        label = s["name"][:-len(" Street")]
+        for k in range(2):
+            units.append(unit("fe-%s-%d" % (sid, k + 1), "%s fire station engine %d" % (label, k + 1),
+                              "fire", "fire_engine", sid, 6,
+                              ["fire_suppression", "rescue", "ladder"] if k == 1
+                              else ["fire_suppression", "rescue"]))
+        units.append(unit("amb-%s" % sid, "%s ambulance" % s["name"], "health", "ambulance",
+                          sid, 3, ["ems"]))
+    # 24-hour posts at the 92 key places (囤警点); armed police (武警) at the sample's four
+    # and at eight new stations and malls, one street after another.
+    for k in keys:
+        if k["post24h"]:
+            units.append(unit("post-%s" % k["id"][3:], "%s 24h post" % k["name"], "police",
+                              "post_24h", k["id"], 4, ["crowd_control", "first_aid"]))
+    armed = ["kp-gov", "kp-stadium", "kp-dock", "kp-rail"]
+    armed += [k["id"] for k in keys[12:] if k["post24h"] and k["kind"] in ("station", "mall")][:8]
+    for kid in armed:
+        k = next(k for k in keys if k["id"] == kid)
+        lat, lon = offset(k["lat"], k["lon"], 0.15, -0.1)
+        units.append(unit("armed-%s" % kid[3:], "Armed police squad at %s" % k["name"], "police",
+                          "armed_police", kid, 10, ["armed_response", "crowd_control"],
+                          "parked 150 m from the post", (lat, lon)))
+    # Hazmat teams; ambulances at the hospitals (two at the district hospital, one at each
+    # new one); engineering and rescue teams.
+    for i, sid in enumerate(("s05", "s02", "s09")):
+        units.append(unit("fire-hazmat" if i == 0 else "fire-hazmat-%d" % (i + 1),
+                          "Hazmat response team" if i == 0 else "Hazmat response team %d" % (i + 1),
+                          "fire", "hazmat_team", sid, 8, ["hazmat", "decontamination"]))
+    for k in range(2):
+        units.append(unit("amb-hosp-%d" % (k + 1), "Hospital ambulance %d" % (k + 1), "health",
+                          "ambulance", "kp-hospital", 3, ["ems", "trauma"]))
+    for k in keys[12:]:
+        if k["kind"] == "hospital":
+            units.append(unit("amb-%s" % k["id"][3:], "%s ambulance" % k["name"], "health",
+                              "ambulance", k["id"], 3, ["ems", "trauma"]))
+    for i, s in enumerate(streets[1:]):
+        units.append(unit("tr-eng-%d" % (i + 1), "Road and slope engineering team %d" % (i + 1),
+                          "transport", "engineering_team", s["id"], 8,
+                          ["road_repair", "slope_stabilisation", "heavy_machinery"]))
+    for i, s in enumerate(streets[:-1]):
+        units.append(unit("hs-eng-%d" % (i + 1), "Structural engineering team %d" % (i + 1),
+                          "housing", "engineering_team", s["id"], 6,
+                          ["structural_assessment", "shoring"]))
+    for i, station in enumerate(("kp-gov", "kp-stadium", "s02", "s06", "s08", "s10")):
+        units.append(unit("em-rescue-%d" % (i + 1), "Emergency rescue team %d" % (i + 1),
+                          "emergency", "rescue_team", station, 12,
+                          ["rescue", "flood", "first_aid", "heavy_machinery"]))
+
+    # People: each department's duty commander and coordinator (the sample's), a police
+    # station chief per street (the sample's), a street coordinator per department and street,
+    # and the team leaders of every street's c01 micro fire station and first engine.
+    people = []
+    ranks = {"commander": "deputy director", "coordinator": "section chief"}
+    for did, dname, _ in DEPARTMENTS:
+        for role in ("commander", "coordinator"):
+            people.append(dict(id="%s-%s" % (did, role), name="%s duty %s" % (
+                dname.split(" (")[0], role), department=did, role=role, rank=ranks[role],
+                unit=None, skills=["command"] if role == "commander" else ["coordination"]))
+    for s in streets:
+        people.append(dict(id="police-chief-%s" % s["id"], name="%s police station chief" % s["name"],
+                           department="police", role="commander", rank="station chief", unit=None,
+                           skills=["command"]))
+        for did, dname, _ in DEPARTMENTS:
+            people.append(dict(id="%s-coordinator-%s" % (did, s["id"]),
+                               name="%s coordinator for %s" % (dname.split(" (")[0], s["name"]),
+                               department=did, role="coordinator", rank="team leader",
+                               unit=None, skills=["coordination"]))
+    for u in units:
+        if u["kind"] in ("micro_fire_station", "fire_engine") and u["id"].endswith(("c01", "-1")):
+            people.append(dict(id="lead-%s" % u["id"], name="Team leader of %s" % u["name"],
+                               department=u["department"], role="responder", rank="team leader",
+                               unit=u["id"], skills=["fire_suppression", "command"]))
+
+    # Experts: three per field of the sample's department experts, and three local experts
+    # (土专家) per street, of different fields.
+    experts = []
+    for xid, name, dept, field in (
+            ("fire", "Senior fire engineer", "fire", "fire"),
+            ("hazmat", "Chemical hazards specialist", "emergency", "hazmat"),
+            ("struct", "Chief structural engineer", "housing", "structural"),
+            ("geo", "Slope and geotechnical engineer", "transport", "geotechnical"),
+            ("trauma", "Trauma surgeon on call", "health", "trauma"),
+            ("crowd", "Crowd safety adviser", "police", "crowd")):
+        for k in range(3):
+            experts.append(dict(id="x-%s-%d" % (xid, k + 1),
+                                name=name if k == 0 else "%s %d" % (name, k + 1),
+                                department=dept, field=field))
+    fields = ["flood", "old_buildings", "urban_village", "canal", "slopes"]
+    for i, s in enumerate(streets):
+        for k in range(3):
+            experts.append(dict(id="x-local-%s" % s["id"] if k == 0 else
+                                "x-local-%s-%d" % (s["id"], k + 1),
+                                name="%s local expert" % s["name"] if k == 0 else
+                                "%s local expert %d" % (s["name"], k + 1),
+                                department="emergency", field=fields[(i + k) % len(fields)],
+                                street=s["id"]))
+    return units, people, experts
+
+
+def write_full(outdir):
+    """Writes the full-size district's district.conf, roster.conf, plans.conf (the sample's)
+    and musterd.conf (the sample's with a larger max_frame) into OUTDIR."""
+    streets, communities, grids, keys = full_build_places()
+    units, people, experts = full_build_roster(streets, communities, grids, keys)
+    os.makedirs(outdir, exist_ok=True)
+    write_district(streets, communities, grids, keys, os.path.join(outdir, "district.conf"), [
+        "# district.conf: the places of the full-size \"G district\" (libconfig syntax).",
+        "# Written by scenarios/sample/generate.py --full; a superset of the sample's places:",
+        "# the sample's streets, communities, grids and key places keep their ids and positions."],
+                   "four per community here")
+    write_roster(units, people, experts, os.path.join(outdir, "roster.conf"), [
+        "# roster.conf: departments, units, people and experts of the full-size district",
+        "# (libconfig syntax). Written by scenarios/sample/generate.py --full; the departments",
+        "# and agents are the sample's. See docs/configuration.md."])
+    shutil.copyfile(os.path.join(HERE, "plans.conf"), os.path.join(outdir, "plans.conf"))
+    # musterd.conf is the sample's but for max_frame: the police agent registers and reports
+    # 100,164 units, messages of megabytes; at the sample's 64 KiB it is cut off again and again.
+    with open(os.path.join(HERE, "musterd.conf"), encoding="utf-8") as f:
+        text = f.read()
+    old = "max_frame = 65536;                # bytes; a larger frame disconnects the peer\n"
+    assert old in text, "the sample's musterd.conf changed: update write_full"
+    text = text.replace(old, "# Full-size district: an agent's Register and heartbeats carry "
+                        "up to 100,164 units.\n"
+                        "max_frame = 16777216;             # bytes; a larger frame disconnects "
+                        "the peer\n")
+    with open(os.path.join(outdir, "musterd.conf"), "w", encoding="utf-8") as f:
+        f.write(text)
+    kinds = {}
+    for u in units:
+        kinds[u["kind"]] = kinds.get(u["kind"], 0) + 1
+    print("%s: %d streets, %d communities, %d grids, %d key places (%d with 24h posts); "
+          "%d units, %d people, %d experts" % (
+              outdir, len(streets), len(communities), len(grids), len(keys),
+              sum(1 for k in keys if k["post24h"]), len(units), len(people), len(experts)))
+    print("units by kind: " + ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
+
+
 def main():
-    """Builds the district and the roster and writes both files."""
+    """Builds the district and the roster and writes both files; with --full OUTDIR, writes
+    the full-size district's configuration directory instead."""
+    ap = argparse.ArgumentParser(description="Writes the sample district (beside this script) "
+                                 "or, with --full, a full-size district.")
+    ap.add_argument("--full", metavar="OUTDIR",
+                    help="write the full-size district's district.conf, roster.conf, "
+                    "plans.conf and musterd.conf into OUTDIR (created if needed)")
+    args = ap.parse_args()
+    if args.full:
+        write_full(args.full)
+        return
     rng = random.Random(20240601)
     streets, communities, grids, keys = build_places(rng)
     units, people, experts = build_roster(rng, streets, communities, grids, keys)

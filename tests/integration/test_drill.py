@@ -186,6 +186,24 @@ class Drill(DaemonTest):
                         if f.startswith("agent-") and f.endswith(".log"))
         self.assertIn("EXERCISE", shown)
 
+    def test_a_scenario_on_its_own_configuration_directory(self):
+        conf = os.path.join(self.tmp, "mine")
+        run([MUSTER, "init", conf])
+        plans = os.path.join(conf, "plans.conf")
+        with open(plans) as f:
+            text = f.read()
+        with open(plans, "w") as f:
+            f.write(text.replace('name = "E-bike charging fire (urban village / residential)"',
+                                 'name = "Our own e-bike plan"'))
+        path = self.scenario(FIRE.replace('config = "sample";', 'config = "mine";'))
+        out = os.path.join(self.tmp, "own")
+        self.drill(path, "-o", out)
+        con = sqlite3.connect(os.path.join(out, "drill.db"))
+        plans_used = {json.loads(b)["plan"] for (b,) in con.execute(
+            "SELECT body FROM timeline WHERE kind = 'muster.assembled'")}
+        con.close()
+        self.assertIn("Our own e-bike plan", plans_used)
+
     def test_bad_scenario_names_file_and_line(self):
         path = self.scenario(FIRE.replace('ref = "mall"; tier = 1', 'ref = "nowhere"; tier = 1'))
         p = self.drill(path, check=False)
