@@ -1,4 +1,5 @@
 /* muster: the command-line client for operators, drill coordinators, analysts and admins. */
+#include "blind.h"
 #include "cadimport.h"
 #include "cfg.h"
 #include "client.h"
@@ -7,6 +8,7 @@
 #include "init.h"
 #include "log.h"
 #include "plan.h"
+#include "cadscenario.h"
 #include "drill.h"
 #include "report.h"
 #include "util.h"
@@ -57,12 +59,19 @@ usage(void)
 	    "  import roster-csv FILE [--table units|people] [--delimiter C] [-o OUT]\n"
 	    "                               a roster CSV export as a file roster.conf includes\n"
 	    "  import cad-csv FILE -o OUT.db [--layout sf|LAYOUT.conf]\n"
+	    "  import cad-scenario FILE -o SCENARIO.conf [--layout L] [--window FROM..TO]\n"
+	    "            [--scale N] [--config DIR]   a dispatch export as a drill scenario\n"
 	    "                               a dispatch (CAD) export as an analysis database\n"
 	    "  drill run SCENARIO [--virtual | --speed N] [-o DIR] [--seed N] [--html FILE]\n"
 	    "            [--keep]           a drill on a virtual clock with simulated agents\n"
 	    "                               (or N times real time with muster-agent\n"
 	    "                               processes), then its after-action report (exit 3:\n"
 	    "                               an expectation was missed)\n"
+	    "  drill arm SCENARIO --window FROM..TO   a double-blind drill: the daemon picks\n"
+	    "                               the start inside the window and seals it (UTC times,\n"
+	    "                               or +DURATION from now); coordinators only\n"
+	    "  drill show ID [--json]       a double-blind drill (its start once revealed)\n"
+	    "  drill abort ID --reason R    stop a double-blind drill; its open incidents close\n"
 	    "  report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]\n"
 	    "            [--include-exercise] [--circle SECONDS] [--zone "
 	    "place|grid|community|street]\n"
@@ -814,6 +823,82 @@ cmd_import_cad(int argc, char **argv)
 	return 0;
 }
 
+/* muster import cad-scenario FILE -o SCENARIO.conf [--layout L] [--window FROM..TO]
+ * [--scale N] [--config DIR] [--seed N] */
+static int
+cmd_import_scenario(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"layout", required_argument, NULL, 'l'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"scale", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'C'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cadscenario_opts o;
+	struct cadscenario_stats st;
+	struct report_opts w;
+	char *err = NULL, *end;
+	int ch;
+
+	memset(&o, 0, sizeof o);
+	memset(&w, 0, sizeof w);
+	o.scale = 1;
+	o.seed = 1;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			o.layout = optarg;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'w':
+			if (report_parse_window(optarg, &w, &err) != 0) {
+				fprintf(stderr, "muster: %s\n", err);
+				free(err);
+				return 2;
+			}
+			o.has_from = w.has_from;
+			o.has_to = w.has_to;
+			o.from_ms = w.from_ms;
+			o.to_ms = w.to_ms;
+			break;
+		case 's':
+			errno = 0;
+			o.scale = strtod(optarg, &end);
+			if (errno || end == optarg || *end != '\0' || !(o.scale >= 1) ||
+			    o.scale > 1e6)
+				die("--scale: divide the offsets by 1 to 1000000");
+			break;
+		case 'C':
+			o.config = optarg;
+			break;
+		case 'S':
+			o.seed = (uint64_t)parse_count(optarg, "--seed");
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "cad-scenario") != 0 || o.out == NULL)
+		usage();
+	o.csv = argv[optind + 1];
+	if (cadscenario_run(&o, &st, &err) != 0) {
+		fprintf(stderr, "muster: %s%s", err, err[strlen(err) - 1] == '\n' ? "" : "\n");
+		free(err);
+		return 1;
+	}
+	fprintf(stderr,
+		"muster: %ld calls: %ld incidents written to %s over %.1f hours; %ld of a type "
+		"with no plan left out\n",
+		st.calls, st.written, o.out, (double)st.span_ms / 3600000.0, st.unmapped);
+	return 0;
+}
+
 /* muster report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]
  * [--include-exercise] [--circle SECONDS] [--zone place|grid|community|street]
  * [--status-thresholds G,Y,O] */
@@ -918,6 +1003,10 @@ cmd_drill(int argc, char **argv)
 	char *err = NULL;
 	int ch;
 
+	/* Double-blind drills (clients/blind.c). */
+	if (argc >= 2 && (strcmp(argv[1], "arm") == 0 || strcmp(argv[1], "abort") == 0 ||
+			  strcmp(argv[1], "show") == 0))
+		return blind_main(argc - 1, argv + 1, conf_path(), opt_key, opt_timeout_ms);
 	if (argc < 2 || strcmp(argv[1], "run") != 0)
 		usage();
 	argc--;
@@ -1556,6 +1645,8 @@ main(int argc, char **argv)
 		return cmd_plans(argc, argv);
 	if (strcmp(argv[0], "import") == 0 && argc >= 2 && strcmp(argv[1], "cad-csv") == 0)
 		return cmd_import_cad(argc, argv);
+	if (strcmp(argv[0], "import") == 0 && argc >= 2 && strcmp(argv[1], "cad-scenario") == 0)
+		return cmd_import_scenario(argc, argv);
 	if (strcmp(argv[0], "import") == 0)
 		return cmd_import(argc, argv);
 	if (strcmp(argv[0], "report") == 0)

@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "agents.h"
 #include "auth.h"
+#include "blind.h"
 #include "incident.h"
 #include "log.h"
 #include "muster.h"
@@ -65,6 +66,9 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_GET_WHISTLE, BUS_CONTROL, READERS, 0, whistle_get},
     {MUSTER__ENVELOPE__BODY_SNAPSHOT, BUS_CONTROL, READERS, 0, daemon_snapshot},
     {MUSTER__ENVELOPE__BODY_ADVANCE_CLOCK, BUS_CONTROL, ROLE_COORDINATOR, 0, daemon_advance_clock},
+    {MUSTER__ENVELOPE__BODY_ARM_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 1, blind_arm},
+    {MUSTER__ENVELOPE__BODY_GET_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 0, blind_get},
+    {MUSTER__ENVELOPE__BODY_ABORT_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 1, blind_abort},
 };
 
 uint64_t
@@ -82,7 +86,7 @@ daemon_next_seq_cb(void *arg)
 
 /* Storage failed under a unit of work: the in-memory orders and musters may hold what was
  * rolled back. They are derived state, so rebuild them from the store. */
-static void
+void
 daemon_resync(struct daemon *d)
 {
 	orders_free(d->orders);
@@ -93,6 +97,8 @@ daemon_resync(struct daemon *d)
 		log_warnx("daemon: cannot reload orders after a storage failure; they are "
 			  "reloaded at the next start");
 	agents_reload_state(d->agents, d);
+	if (blind_load(d) != 0)
+		log_warnx("daemon: cannot reload the drills after a storage failure");
 }
 
 /* Makes sure the flush runs at the end of this loop iteration. */
@@ -412,6 +418,20 @@ daemon_advance_clock(struct request *r)
 	return 0;
 }
 
+/* Returns the earliest time a tick has anything to do: an order's deadline or re-send, a
+ * whistle's close, a double-blind drill's next step (INT64_MAX: nothing). */
+static int64_t
+daemon_next_due(struct daemon *d)
+{
+	int64_t t = order_next_due(d), w = whistle_next_due(d);
+
+	if (w < t)
+		t = w;
+	if (d->blind_next_ms < t)
+		t = d->blind_next_ms;
+	return t;
+}
+
 /* Moves the virtual clock tick by tick towards the pending advance's target, running each
  * tick's deadlines, and stops after a tick that queued anything for an agent; it does not
  * move while what was sent to agents since the last reply is unreported. Then queues the
@@ -427,15 +447,32 @@ daemon_advance(struct daemon *d)
 	size_t len;
 
 	q->pending = 0;
-	if (bus_count(d->bus, BUS_AGENTS) == d->agent_msgs_reported)
+	if (bus_count(d->bus, BUS_AGENTS) == d->agent_msgs_reported) {
+		int64_t due = daemon_next_due(d);
+
 		while (now < q->to_ms) {
+			int writes = d->writes_since_checkpoint;
+
+			/* Ticks before the next due time find nothing to do: skip them, keeping
+			 * the ticks' times (and so the timeline) as if each had run. */
+			if (due > now + DAEMON_TICK_MS) {
+				int64_t k =
+				    ((due < q->to_ms ? due : q->to_ms) - now) / DAEMON_TICK_MS;
+
+				if (k > 1)
+					now += (k - 1) * DAEMON_TICK_MS;
+			}
 			now = q->to_ms - now > DAEMON_TICK_MS ? now + DAEMON_TICK_MS : q->to_ms;
 			util_clock_set(now);
 			order_tick(d);
 			whistle_tick(d);
+			blind_tick(d);
 			if (bus_count(d->bus, BUS_AGENTS) != d->agent_msgs_reported)
 				break;
+			if (d->writes_since_checkpoint != writes)
+				due = daemon_next_due(d); /* the tick changed something */
 		}
+	}
 	d->agent_msgs_reported = bus_count(d->bus, BUS_AGENTS);
 	wire_init(&e, daemon_next_seq(d), q->corr, 0);
 	muster__clock_reply__init(&cr);
@@ -496,6 +533,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	order_tick(d);
 	whistle_tick(d);
+	blind_tick(d);
 	if (store_in_batch(d->store) || bus_pending(d->bus))
 		daemon_schedule_flush(d);
 }
@@ -547,6 +585,10 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 	d->nearest = nearest_new(cfg->roster);
 	if (muster_load(d) != 0) {
 		*err = xasprintf("%s: cannot load open incidents and orders", cfg->database);
+		goto fail;
+	}
+	if (blind_load(d) != 0) {
+		*err = xasprintf("%s: cannot load the armed drills", cfg->database);
 		goto fail;
 	}
 	if (event_base_get_npriorities(base) != DAEMON_PRIORITIES) {

@@ -53,6 +53,7 @@ struct daemon {
 		uint64_t corr;
 	} advance;
 	uint64_t agent_msgs_reported; /* bus_count of the agents socket in the last ClockReply */
+	int64_t blind_next_ms; /* when a double-blind drill next has something due (blind.c) */
 };
 
 /* The context a handler gets: who asked, on which socket, what. All borrowed. */
@@ -91,6 +92,9 @@ void daemon_send_agent(struct daemon *d, const uint8_t *rid, size_t rid_len, Env
  * (published only after commit). Takes ownership of BODY (a JSON object). */
 int daemon_emit(struct daemon *d, const char *actor, const char *kind, uint64_t incident_id,
 		int exercise, json_t *body);
+/* Storage failed under a unit of work: rebuilds the in-memory orders, musters and drill
+ * times from the store, so that memory never holds what was rolled back. */
+void daemon_resync(struct daemon *d);
 /* Returns the next outgoing envelope sequence number. */
 uint64_t daemon_next_seq(struct daemon *d);
 

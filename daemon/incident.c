@@ -164,9 +164,9 @@ incident_fill_places(const struct district *dist, const struct place *p, Muster_
 	l->key_place = p->kind == PLACE_KEY ? p->id : "";
 }
 
-/* Records that INC was linked to the open incident it duplicates, DIST_M away. */
+/* Records that INC was linked by ACTOR to the open incident it duplicates, DIST_M away. */
 static int
-incident_emit_link(struct request *r, const Muster__Incident *inc, double dist_m)
+incident_emit_link(struct request *r, const Muster__Incident *inc, const char *actor, double dist_m)
 {
 	json_t *b = json_object();
 
@@ -175,7 +175,7 @@ incident_emit_link(struct request *r, const Muster__Incident *inc, double dist_m
 	json_object_set_new(b, "distance_m", json_real(dist_m));
 	log_info("incident: #%llu linked to #%llu (%.0f m away)", (unsigned long long)inc->id,
 		 (unsigned long long)inc->linked_to, dist_m);
-	return daemon_emit(r->d, r->client->id, "incident.linked", inc->id, inc->exercise, b);
+	return daemon_emit(r->d, actor, "incident.linked", inc->id, inc->exercise, b);
 }
 
 /* Where a duplicate search stands. */
@@ -199,11 +199,13 @@ incident_dup_cb(uint64_t id, double lat, double lon, void *arg)
 }
 
 /* Returns the id of the open incident of TYPE nearest to (LAT, LON) within the plans'
- * duplicate radius and received within their window, or 0; *DIST_M its distance. The store
- * narrows by type, time and a box around the point; the exact distance decides. */
+ * duplicate radius and received within their window, or 0; *DIST_M its distance. Only an
+ * incident of the same kind (exercise or real) counts: a real report is never linked to a
+ * drill's incident, nor the other way round. The store narrows by type, time and a box
+ * around the point; the exact distance decides. */
 static uint64_t
 incident_find_duplicate(struct request *r, const char *type, double lat, double lon, int64_t now,
-			double *dist_m)
+			int exercise, double *dist_m)
 {
 	const struct plans *p = r->d->cfg->plans;
 	struct incident_dup q = {lat, lon, p->dedup_radius_m, 0, 0};
@@ -217,35 +219,31 @@ incident_find_duplicate(struct request *r, const char *type, double lat, double 
 	c = cos(lat * M_PI / 180.0);
 	dlon = c > 0.01 ? dlat / c : 360.0;
 	if (store_nearby_incidents(r->d->store, type, now - (int64_t)p->dedup_window_s * 1000,
-				   lat - dlat, lat + dlat, lon - dlon, lon + dlon, incident_dup_cb,
-				   &q) != 0)
+				   exercise, lat - dlat, lat + dlat, lon - dlon, lon + dlon,
+				   incident_dup_cb, &q) != 0)
 		return 0;
 	*dist_m = q.best_m;
 	return q.best;
 }
 
-int
-incident_submit(struct request *r)
+/* Checks report S before any change: type and plan, tier, texts, counts, and the place or
+ * coordinates. Sets *PLAN and *PLACE (the place named, else the grid or community nearest to
+ * the coordinates; NULL when there is none). Returns 0, or an error code (request_fail). */
+static int
+incident_validate(struct request *r, const Muster__SubmitIncident *s, const struct plan **plan,
+		  const struct place **place)
 {
-	const Muster__SubmitIncident *s = r->env->submit_incident;
 	const struct district *dist = r->d->cfg->district;
 	const struct place *p = NULL;
-	Muster__Incident inc;
-	Muster__Location loc;
-	Muster__Coordinates coords;
-	Envelope reply;
-	Muster__IncidentReply ir;
-	int64_t now = util_wall_ms();
-	const struct plan *plan;
-	const struct plan_rule *rule = NULL;
-	char *why = NULL;
 
+	*plan = NULL;
+	*place = NULL;
 	if (!incident_valid_type(s->type))
 		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "type",
 				    "incident type must be 1 to 64 of a-z 0-9 . _ - (e.g. "
 				    "\"fire.ebike\")");
-	plan = plan_find(r->d->cfg->plans, s->type);
-	if (plan == NULL)
+	*plan = plan_find(r->d->cfg->plans, s->type);
+	if (*plan == NULL)
 		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "type",
 				    "unknown incident type '%.64s' (no response plan for it)",
 				    s->type);
@@ -274,10 +272,6 @@ incident_submit(struct request *r)
 	if (s->reporter && strlen(s->reporter) > INCIDENT_NAME_MAX)
 		return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "reporter",
 				    "reporter longer than %d bytes", INCIDENT_NAME_MAX);
-
-	muster__incident__init(&inc);
-	muster__location__init(&loc);
-	muster__coordinates__init(&coords);
 	if (s->location->place && s->location->place[0]) {
 		p = geo_find(dist, s->location->place);
 		if (p == NULL)
@@ -297,13 +291,52 @@ incident_submit(struct request *r)
 			return request_fail(
 			    r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "location.coords",
 			    "coordinates (%.6f, %.6f) are outside the district", lat, lon);
-		coords.lat = lat;
-		coords.lon = lon;
 		if (p == NULL) {
 			p = geo_nearest(dist, lat, lon, PLACE_GRID);
 			if (p == NULL)
 				p = geo_nearest(dist, lat, lon, PLACE_COMMUNITY);
 		}
+	}
+	*place = p;
+	return 0;
+}
+
+int
+incident_check(struct request *r, const Muster__SubmitIncident *s)
+{
+	const struct plan *plan;
+	const struct place *p;
+
+	return incident_validate(r, s, &plan, &p);
+}
+
+/* Opens an incident from report S by ACTOR (an exercise one when EXERCISE) in the current unit
+ * of work; replies with it when REPLY. Returns 0 with *ID, or an error code. */
+static int
+incident_open_as(struct request *r, const Muster__SubmitIncident *s, int exercise,
+		 const char *actor, int reply, uint64_t *id)
+{
+	const struct district *dist = r->d->cfg->district;
+	const struct place *p = NULL;
+	Muster__Incident inc;
+	Muster__Location loc;
+	Muster__Coordinates coords;
+	Envelope env;
+	Muster__IncidentReply ir;
+	int64_t now = util_wall_ms();
+	const struct plan *plan;
+	const struct plan_rule *rule = NULL;
+	char *why = NULL;
+	int code;
+
+	if ((code = incident_validate(r, s, &plan, &p)) != 0)
+		return code;
+	muster__incident__init(&inc);
+	muster__location__init(&loc);
+	muster__coordinates__init(&coords);
+	if (s->location->coords) {
+		coords.lat = s->location->coords->lat;
+		coords.lon = s->location->coords->lon;
 	} else {
 		coords.lat = p->lat;
 		coords.lon = p->lon;
@@ -326,8 +359,8 @@ incident_submit(struct request *r)
 	inc.received_at_ms = now;
 	inc.updated_at_ms = now;
 	inc.close_reason = "";
-	inc.exercise = r->env->exercise;
-	inc.opened_by = r->client->id;
+	inc.exercise = exercise != 0;
+	inc.opened_by = (char *)actor;
 	inc.building = s->building ? s->building : "";
 	inc.owner = r->d->cfg->roster->departments[plan->owner].id;
 	if (s->tier) {
@@ -356,30 +389,49 @@ incident_submit(struct request *r)
 	{
 		double dup_m = 0;
 
-		inc.linked_to =
-		    incident_find_duplicate(r, inc.type, coords.lat, coords.lon, now, &dup_m);
+		inc.linked_to = incident_find_duplicate(r, inc.type, coords.lat, coords.lon, now,
+							inc.exercise, &dup_m);
 		if (inc.linked_to)
 			inc.state = MUSTER__INCIDENT_STATE__INCIDENT_LINKED;
 		if (store_insert_incident(r->d->store, &inc) != 0 ||
-		    daemon_emit(r->d, r->client->id, "incident.opened", inc.id, inc.exercise,
+		    daemon_emit(r->d, actor, "incident.opened", inc.id, inc.exercise,
 				incident_to_json(&inc)) != 0 ||
-		    (inc.linked_to ? incident_emit_link(r, &inc, dup_m)
-				   : muster_start(r->d, &inc, r->client->id)) != 0) {
+		    (inc.linked_to ? incident_emit_link(r, &inc, actor, dup_m)
+				   : muster_start(r->d, &inc, actor)) != 0) {
 			free(why);
 			return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
 					    "could not record the incident; nothing was changed");
 		}
 	}
 	log_info("incident: #%llu %s at %s opened by %s", (unsigned long long)inc.id, inc.type,
-		 loc.place, r->client->id);
-	muster__envelope__init(&reply);
-	muster__incident_reply__init(&ir);
-	ir.incident = &inc;
-	reply.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_REPLY;
-	reply.incident_reply = &ir;
-	daemon_reply(r, &reply);
+		 loc.place, actor);
+	if (reply) {
+		muster__envelope__init(&env);
+		muster__incident_reply__init(&ir);
+		ir.incident = &inc;
+		env.body_case = MUSTER__ENVELOPE__BODY_INCIDENT_REPLY;
+		env.incident_reply = &ir;
+		daemon_reply(r, &env);
+	}
+	*id = inc.id;
 	free(why);
 	return 0;
+}
+
+int
+incident_submit(struct request *r)
+{
+	uint64_t id;
+
+	return incident_open_as(r, r->env->submit_incident, r->env->exercise, r->client->id, 1,
+				&id);
+}
+
+int
+incident_open(struct request *r, const Muster__SubmitIncident *s, int exercise, const char *actor,
+	      uint64_t *id)
+{
+	return incident_open_as(r, s, exercise, actor, 0, id);
 }
 
 /* Loads incident ID for a change: it must exist and be open. */
@@ -485,12 +537,31 @@ incident_update(struct request *r)
 	return incident_commit_change(r, inc, "incident.updated", body);
 }
 
+/* Closes INC (open, loaded) by ACTOR with REASON: releases its group, then writes it and its
+ * event. Returns 0, or -1 when storage failed. */
+static int
+incident_end(struct daemon *d, Muster__Incident *inc, const char *actor, const char *reason)
+{
+	json_t *body;
+
+	inc->state = MUSTER__INCIDENT_STATE__INCIDENT_CLOSED;
+	inc->closed_at_ms = util_wall_ms();
+	inc->updated_at_ms = inc->closed_at_ms;
+	free(inc->close_reason);
+	inc->close_reason = xstrdup(reason);
+	if (muster_stop(d, inc->id, actor) != 0 || store_update_incident(d->store, inc) != 0)
+		return -1;
+	body = json_object();
+	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
+	json_object_set_new(body, "reason", json_string(reason));
+	return daemon_emit(d, actor, "incident.closed", inc->id, inc->exercise, body);
+}
+
 int
 incident_close(struct request *r)
 {
 	const Muster__CloseIncident *c = r->env->close_incident;
 	Muster__Incident *inc = NULL;
-	json_t *body;
 	int code;
 
 	if (c->reason == NULL || c->reason[0] == '\0')
@@ -501,20 +572,30 @@ incident_close(struct request *r)
 				    "reason longer than %d bytes", INCIDENT_TEXT_MAX);
 	if ((code = incident_load_open(r, c->id, &inc)) != 0)
 		return code;
-	inc->state = MUSTER__INCIDENT_STATE__INCIDENT_CLOSED;
-	inc->closed_at_ms = util_wall_ms();
-	free(inc->close_reason);
-	inc->close_reason = xstrdup(c->reason);
-	body = json_object();
-	json_object_set_new(body, "id", json_integer((json_int_t)inc->id));
-	json_object_set_new(body, "reason", json_string(c->reason));
-	if (muster_stop(r->d, inc->id, r->client->id) != 0) {
-		json_decref(body);
+	if (incident_end(r->d, inc, r->client->id, c->reason) != 0)
+		code = request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "could not close the incident; nothing was changed");
+	else
+		incident_reply(r, inc);
+	store_free_incident(inc);
+	return code;
+}
+
+int
+incident_close_as(struct daemon *d, uint64_t id, const char *actor, const char *reason)
+{
+	Muster__Incident *inc = NULL;
+	int rc = store_get_incident(d->store, id, &inc);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || inc->state != MUSTER__INCIDENT_STATE__INCIDENT_OPEN) {
 		store_free_incident(inc);
-		return request_fail(r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-				    "could not release the group; nothing was changed");
+		return 1;
 	}
-	return incident_commit_change(r, inc, "incident.closed", body);
+	rc = incident_end(d, inc, actor, reason);
+	store_free_incident(inc);
+	return rc;
 }
 
 int

@@ -425,6 +425,46 @@ order_is_due(const struct order *o, int64_t now)
 		now > o->ring_deadline_ms);
 }
 
+/* Returns the earliest time the clock has something for O (INT64_MAX: nothing); the
+ * counterpart of order_is_due. */
+static int64_t
+order_due_at(const struct order *o)
+{
+	int64_t t = INT64_MAX;
+
+	if (!order_holds(o))
+		return t;
+	if (o->status == MUSTER__ORDER_STATUS__ORDER_PENDING ||
+	    o->status == MUSTER__ORDER_STATUS__ORDER_SENT) {
+		if (o->receipt_deadline_ms && o->receipt_deadline_ms < t)
+			t = o->receipt_deadline_ms;
+		if (o->next_send_ms && o->next_send_ms < t)
+			t = o->next_send_ms;
+	}
+	if (o->status == MUSTER__ORDER_STATUS__ORDER_RECEIVED && o->accept_deadline_ms &&
+	    o->accept_deadline_ms < t)
+		t = o->accept_deadline_ms;
+	if (o->ring_deadline_ms && !o->ring_reported && o->on_scene_ms == 0 &&
+	    o->ring_deadline_ms + 1 < t)
+		t = o->ring_deadline_ms + 1; /* due when the clock is past it */
+	return t;
+}
+
+int64_t
+order_next_due(struct daemon *d)
+{
+	int64_t t = INT64_MAX;
+	size_t i;
+
+	for (i = 0; i < orders_count(d->orders); i++) {
+		int64_t u = order_due_at(orders_at(d->orders, i));
+
+		if (u < t)
+			t = u;
+	}
+	return t;
+}
+
 void
 order_tick(struct daemon *d)
 {

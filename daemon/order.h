@@ -86,6 +86,8 @@ int order_set_status(struct daemon *d, struct order *o, int status, int64_t now,
 int order_report(struct request *r);
 /* Does what time asks: re-sends, reassignments, ring misses. Called from a timer. */
 void order_tick(struct daemon *d);
+/* Returns the earliest time order_tick has anything to do (INT64_MAX: nothing). */
+int64_t order_next_due(struct daemon *d);
 /* Re-sends every unreceipted order of AGENT (it has just registered). */
 void order_agent_back(struct daemon *d, const char *agent);
 

@@ -44,6 +44,13 @@ enum {
 	ST_WHISTLE_DEPTS,
 	ST_WHISTLES_OPEN,
 	ST_INC_NEARBY,
+	ST_DRILL_INSERT,
+	ST_DRILL_UPDATE,
+	ST_DRILL_INJECT_INSERT,
+	ST_DRILL_INJECT_PUT,
+	ST_DRILL_GET,
+	ST_DRILL_INJECTS,
+	ST_DRILLS_ACTIVE,
 	ST_COUNT
 };
 
@@ -119,7 +126,22 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_WHISTLES_OPEN] = "SELECT id FROM whistles WHERE closed = 0 ORDER BY id",
     [ST_INC_NEARBY] = "SELECT id, lat, lon FROM incidents WHERE type = ?1 AND state = 1 AND "
 		      "has_coords = 1 AND received_ms >= ?2 AND lat BETWEEN ?3 AND ?4 AND lon "
-		      "BETWEEN ?5 AND ?6 ORDER BY id",
+		      "BETWEEN ?5 AND ?6 AND exercise = ?7 ORDER BY id",
+    [ST_DRILL_INSERT] = "INSERT INTO drills(name, state, window_from_ms, window_to_ms, start_ms, "
+			"duration_ms, armed_by, armed_ms, ended_ms, fired, failed, reason) "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_DRILL_UPDATE] = "UPDATE drills SET state = ?2, ended_ms = ?3, fired = ?4, failed = ?5, "
+			"reason = ?6 WHERE id = ?1",
+    [ST_DRILL_INJECT_INSERT] = "INSERT INTO drill_injects(drill_id, idx, at_ms, incident, "
+			       "incident_id, fired_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_DRILL_INJECT_PUT] = "UPDATE drill_injects SET incident_id = ?3, fired_ms = ?4, error = ?5 "
+			    "WHERE drill_id = ?1 AND idx = ?2",
+    [ST_DRILL_GET] =
+	"SELECT id, name, state, window_from_ms, window_to_ms, start_ms, duration_ms, "
+	"armed_by, armed_ms, ended_ms, fired, failed, reason FROM drills WHERE id = ?1",
+    [ST_DRILL_INJECTS] = "SELECT at_ms, incident, incident_id, fired_ms, error FROM drill_injects "
+			 "WHERE drill_id = ?1 ORDER BY idx",
+    [ST_DRILLS_ACTIVE] = "SELECT id FROM drills WHERE state IN (0, 1) ORDER BY id",
 };
 
 /* Schema version 1. The incident columns follow the Incident message in muster.proto. */
@@ -194,6 +216,22 @@ static const char store_schema_v3[] =
 static const char store_schema_v4[] =
     "CREATE INDEX incidents_open_type ON incidents(type, state, received_ms);"
     "PRAGMA user_version = 4;";
+
+/* Version 5: double-blind drills. start_ms is the sealed start (docs/drills.md); each inject
+ * is its packed SubmitIncident, with the incident it opened (or why it was refused). */
+static const char store_schema_v5[] =
+    "CREATE TABLE drills ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, state INTEGER NOT NULL,"
+    " window_from_ms INTEGER NOT NULL, window_to_ms INTEGER NOT NULL,"
+    " start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, armed_by TEXT NOT NULL,"
+    " armed_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL, fired INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL, reason TEXT NOT NULL);"
+    "CREATE INDEX drills_state ON drills(state);"
+    "CREATE TABLE drill_injects ("
+    " drill_id INTEGER NOT NULL, idx INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+    " incident BLOB NOT NULL, incident_id INTEGER NOT NULL, fired_ms INTEGER NOT NULL,"
+    " error TEXT NOT NULL, PRIMARY KEY (drill_id, idx));"
+    "PRAGMA user_version = 5;";
 
 struct store {
 	sqlite3 *db;
@@ -333,6 +371,8 @@ store_open(const char *path, char **err)
 		     sqlite3_exec(s->db, store_schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
 		    (version < 4 &&
 		     sqlite3_exec(s->db, store_schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
+		    (version < 5 &&
+		     sqlite3_exec(s->db, store_schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("%s: cannot create schema: %s", path,
 					 msg ? msg : "unknown error");
@@ -1187,6 +1227,37 @@ store_open_whistles(struct store *s, uint64_t **ids, size_t *n)
 	return 0;
 }
 
+/* In snapshot DST, a drill still sealed (armed or running) loses its start, its name and its
+ * unplayed injects; the copy is then vacuumed, so that not even free space in it tells when
+ * the drill starts or what comes (docs/drills.md). Nothing to do without such a drill. */
+static int
+store_snapshot_seal(sqlite3 *dst)
+{
+	sqlite3_stmt *st;
+	int sealed = 0, rc;
+
+	if (sqlite3_prepare_v2(dst, "SELECT count(*) FROM drills WHERE state IN (0, 1)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		sealed = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (sealed == 0)
+		return 0;
+	return sqlite3_exec(dst,
+			    "PRAGMA secure_delete = ON;"
+			    "UPDATE drill_injects SET incident = x'' WHERE fired_ms = 0 AND "
+			    "drill_id IN (SELECT id FROM drills WHERE state IN (0, 1));"
+			    "UPDATE drills SET start_ms = 0, name = '' WHERE state IN (0, 1);"
+			    "VACUUM;",
+			    NULL, NULL, NULL) == SQLITE_OK
+		   ? 0
+		   : -1;
+}
+
 int
 store_snapshot(struct store *s, const char *path, uint64_t *events, char **err)
 {
@@ -1221,8 +1292,9 @@ store_snapshot(struct store *s, const char *path, uint64_t *events, char **err)
 		*err = xasprintf("%s: backup: %s", path, sqlite3_errmsg(dst));
 		goto fail;
 	}
-	/* One self-contained file for analysts: no WAL beside it. */
+	/* One self-contained file for analysts: no WAL beside it, and no sealed drill. */
 	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK ||
+	    store_snapshot_seal(dst) != 0 ||
 	    sqlite3_prepare_v2(dst, "SELECT count(*) FROM timeline", -1, &st, NULL) != SQLITE_OK) {
 		*err = xasprintf("%s: %s", path, sqlite3_errmsg(dst));
 		goto fail;
@@ -1245,8 +1317,8 @@ fail:
 }
 
 int
-store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, double lat_min,
-		       double lat_max, double lon_min, double lon_max,
+store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, int exercise,
+		       double lat_min, double lat_max, double lon_min, double lon_max,
 		       void (*fn)(uint64_t id, double lat, double lon, void *arg), void *arg)
 {
 	sqlite3_stmt *st = s->st[ST_INC_NEARBY];
@@ -1254,6 +1326,7 @@ store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, doub
 
 	if (sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, since_ms) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 7, exercise ? 1 : 0) != SQLITE_OK ||
 	    sqlite3_bind_double(st, 3, lat_min) != SQLITE_OK ||
 	    sqlite3_bind_double(st, 4, lat_max) != SQLITE_OK ||
 	    sqlite3_bind_double(st, 5, lon_min) != SQLITE_OK ||
@@ -1268,6 +1341,196 @@ store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, doub
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
 		store_log_error(s, "nearby incidents");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_put_drill_inject(struct store *s, uint64_t drill_id, size_t idx,
+		       const struct blind_inject *in)
+{
+	sqlite3_stmt *st = s->st[ST_DRILL_INJECT_PUT];
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)drill_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)idx) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, (sqlite3_int64)in->incident_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, in->fired_ms) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 5, in->error ? in->error : "", -1, SQLITE_STATIC) != SQLITE_OK) {
+		store_log_error(s, "bind drill inject");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_DRILL_INJECT_PUT) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
+}
+
+int
+store_insert_drill(struct store *s, struct blind_drill *b)
+{
+	sqlite3_stmt *st = s->st[ST_DRILL_INSERT], *it = s->st[ST_DRILL_INJECT_INSERT];
+	size_t i;
+
+	if (sqlite3_bind_text(st, 1, b->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, b->state) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, b->window_from_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, b->window_to_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, b->start_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, b->duration_ms) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 7, b->armed_by, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, b->armed_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 9, b->ended_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 10, b->fired) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 11, b->failed) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 12, b->reason ? b->reason : "", -1, SQLITE_STATIC) != SQLITE_OK) {
+		store_log_error(s, "bind drill");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_DRILL_INSERT) != 0)
+		return -1;
+	b->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	for (i = 0; i < b->n_injects; i++) {
+		const struct blind_inject *in = &b->injects[i];
+
+		/* A zero-length blob needs a non-NULL pointer, or it is bound as NULL. */
+		if (sqlite3_bind_int64(it, 1, (sqlite3_int64)b->id) != SQLITE_OK ||
+		    sqlite3_bind_int64(it, 2, (sqlite3_int64)i) != SQLITE_OK ||
+		    sqlite3_bind_int64(it, 3, in->at_ms) != SQLITE_OK ||
+		    sqlite3_bind_blob(it, 4, in->incident ? (const void *)in->incident : "",
+				      (int)in->incident_len, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_bind_int64(it, 5, (sqlite3_int64)in->incident_id) != SQLITE_OK ||
+		    sqlite3_bind_int64(it, 6, in->fired_ms) != SQLITE_OK ||
+		    sqlite3_bind_text(it, 7, in->error ? in->error : "", -1, SQLITE_STATIC) !=
+			SQLITE_OK) {
+			store_log_error(s, "bind drill inject");
+			sqlite3_clear_bindings(it);
+			return -1;
+		}
+		if (store_step_done(s, ST_DRILL_INJECT_INSERT) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_update_drill(struct store *s, const struct blind_drill *b)
+{
+	sqlite3_stmt *st = s->st[ST_DRILL_UPDATE];
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)b->id) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, b->state) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, b->ended_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, b->fired) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, b->failed) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 6, b->reason ? b->reason : "", -1, SQLITE_STATIC) != SQLITE_OK) {
+		store_log_error(s, "bind drill");
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (store_step_done(s, ST_DRILL_UPDATE) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
+}
+
+/* Reads the injects of drill B (already read) into it. */
+static int
+store_get_drill_injects(struct store *s, struct blind_drill *b)
+{
+	sqlite3_stmt *st = s->st[ST_DRILL_INJECTS];
+	int rc;
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)b->id) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct blind_inject *in;
+		int len = sqlite3_column_bytes(st, 1);
+
+		b->injects = xrealloc(b->injects, (b->n_injects + 1) * sizeof *b->injects);
+		in = &b->injects[b->n_injects++];
+		memset(in, 0, sizeof *in);
+		in->at_ms = sqlite3_column_int64(st, 0);
+		in->incident_len = len > 0 ? (size_t)len : 0;
+		in->incident = xmalloc(in->incident_len + 1);
+		if (len > 0)
+			memcpy(in->incident, sqlite3_column_blob(st, 1), in->incident_len);
+		in->incident_id = (uint64_t)sqlite3_column_int64(st, 2);
+		in->fired_ms = sqlite3_column_int64(st, 3);
+		in->error = store_col_text(st, 4);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "get drill injects");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_get_drill(struct store *s, uint64_t id, struct blind_drill **out)
+{
+	sqlite3_stmt *st = s->st[ST_DRILL_GET];
+	struct blind_drill *b = NULL;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)id) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		b = xcalloc(1, sizeof *b);
+		b->id = (uint64_t)sqlite3_column_int64(st, 0);
+		b->name = store_col_text(st, 1);
+		b->state = sqlite3_column_int(st, 2);
+		b->window_from_ms = sqlite3_column_int64(st, 3);
+		b->window_to_ms = sqlite3_column_int64(st, 4);
+		b->start_ms = sqlite3_column_int64(st, 5);
+		b->duration_ms = sqlite3_column_int64(st, 6);
+		b->armed_by = store_col_text(st, 7);
+		b->armed_ms = sqlite3_column_int64(st, 8);
+		b->ended_ms = sqlite3_column_int64(st, 9);
+		b->fired = (uint32_t)sqlite3_column_int64(st, 10);
+		b->failed = (uint32_t)sqlite3_column_int64(st, 11);
+		b->reason = store_col_text(st, 12);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "get drill");
+		blind_drill_free(b);
+		return -1;
+	}
+	if (b == NULL)
+		return 0;
+	if (store_get_drill_injects(s, b) != 0) {
+		blind_drill_free(b);
+		return -1;
+	}
+	*out = b;
+	return 1;
+}
+
+int
+store_active_drills(struct store *s, uint64_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_DRILLS_ACTIVE];
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (*n + 1) * sizeof **ids);
+		(*ids)[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, "active drills");
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
 		return -1;
 	}
 	return 0;

@@ -9,9 +9,10 @@
 #include "muster.pb-c.h"
 #include "order.h"
 #include "roster.h"
+#include "blind.h"
 #include "whistle.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_HASH_LEN 32
 
 /* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
@@ -107,11 +108,25 @@ int store_open_whistles(struct store *s, uint64_t **ids, size_t *n);
  * -1 with *ERR a new message (caller frees) and no file left behind. */
 int store_snapshot(struct store *s, const char *path, uint64_t *events, char **err);
 
-/* Calls FN for every open incident of TYPE received at or after SINCE_MS whose coordinates
- * lie in the box, in id order (an indexed look-up, for duplicate reports). */
-int store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, double lat_min,
-			   double lat_max, double lon_min, double lon_max,
+/* Calls FN for every open incident of TYPE received at or after SINCE_MS, an exercise one or
+ * not as EXERCISE says, whose coordinates lie in the box, in id order (an indexed look-up,
+ * for duplicate reports). */
+int store_nearby_incidents(struct store *s, const char *type, int64_t since_ms, int exercise,
+			   double lat_min, double lat_max, double lon_min, double lon_max,
 			   void (*fn)(uint64_t id, double lat, double lon, void *arg), void *arg);
+
+/* Inserts drill B and its injects (its id is assigned and written back). */
+int store_insert_drill(struct store *s, struct blind_drill *b);
+/* Writes B's state, end, counts and reason over its row. */
+int store_update_drill(struct store *s, const struct blind_drill *b);
+/* Writes what became of inject IDX of drill DRILL_ID (incident, time fired, error). */
+int store_put_drill_inject(struct store *s, uint64_t drill_id, size_t idx,
+			   const struct blind_inject *in);
+/* Reads drill ID with its injects into a new *OUT (free with blind_drill_free): 1 found,
+ * 0 not, -1 error. */
+int store_get_drill(struct store *s, uint64_t id, struct blind_drill **out);
+/* Returns the ids of the drills armed or running in a new array *IDS of *N (caller frees). */
+int store_active_drills(struct store *s, uint64_t **ids, size_t *n);
 
 /* Checkpoints the WAL into the database file (TRUNCATE) when no batch is open. */
 int store_checkpoint(struct store *s);

@@ -378,6 +378,29 @@ out:
 	return code;
 }
 
+int64_t
+whistle_next_due(struct daemon *d)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0, i;
+	int64_t t = INT64_MAX;
+
+	if (store_open_whistles(d->store, &ids, &n) != 0)
+		return util_wall_ms(); /* cannot tell: due now */
+	for (i = 0; i < n; i++) {
+		struct whistle *w = NULL;
+
+		if (store_get_whistle(d->store, ids[i], &w) <= 0) {
+			t = util_wall_ms();
+		} else if (w->close_ms < t) {
+			t = w->close_ms;
+		}
+		whistle_free(w);
+	}
+	free(ids);
+	return t;
+}
+
 void
 whistle_tick(struct daemon *d)
 {

@@ -49,6 +49,8 @@ int whistle_get(struct request *r);
 int whistle_arrival(struct request *r);
 /* Records the absent and publishes compliance for whistles past their close time. */
 void whistle_tick(struct daemon *d);
+/* Returns the earliest time whistle_tick has anything to do (INT64_MAX: nothing). */
+int64_t whistle_next_due(struct daemon *d);
 /* Returns the index of RANK on the rank ladder (higher is more senior), or -1. */
 int whistle_rank_index(const char *rank);
 

@@ -2,6 +2,8 @@
 the same timeline, byte for byte (its head hash), another seed another one; a scenario built
 to miss an expectation reports the miss; drill incidents never appear in a live report; the
 virtual clock is moved only by a coordinator, and only on a drill daemon (musterd -V)."""
+import csv
+import datetime
 import json
 import os
 import re
@@ -203,6 +205,37 @@ class Drill(DaemonTest):
             "SELECT body FROM timeline WHERE kind = 'muster.assembled'")}
         con.close()
         self.assertIn("Our own e-bike plan", plans_used)
+
+    def test_a_dispatch_export_replayed_as_a_scenario(self):
+        """The SF sample's calls of 2018 become incidents at their offsets (here divided by
+        100) from the first call, in order, each at a community of the district."""
+        sf = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sf",
+                          "sf-fire-calls-sample.csv")
+        fmt = "%m/%d/%Y %I:%M:%S %p"
+        calls = {}
+        with open(sf, newline="") as f:
+            for row in csv.DictReader(f):
+                t = datetime.datetime.strptime(row["Received DtTm"], fmt)
+                cid = row["Call Number"]
+                if cid not in calls or t < calls[cid]:
+                    calls[cid] = t
+        times = sorted((t, cid) for cid, t in calls.items() if t.year == 2018)
+        path = os.path.join(self.tmp, "sf.conf")
+        run([MUSTER, "import", "cad-scenario", sf, "-o", path, "--window",
+             "2018-01-01..2019-01-01", "--scale", "100"])
+        out = os.path.join(self.tmp, "sf")
+        self.drill(path, "-o", out)
+        con = sqlite3.connect(os.path.join(out, "drill.db"))
+        got = con.execute("SELECT received_ms, description, community FROM incidents"
+                          " ORDER BY id").fetchall()
+        con.close()
+        self.assertEqual(len(got), len(times))
+        t0 = times[0][0]
+        for (t, cid), (received, desc, community) in zip(times, got):
+            want = int((t - t0).total_seconds() * 1000 / 100) // 1000 * 1000
+            self.assertEqual(received - got[0][0], want, cid)
+            self.assertIn(f"call {cid} ", desc)
+            self.assertRegex(community, r"^s\d\d-c\d\d$")
 
     def test_bad_scenario_names_file_and_line(self):
         path = self.scenario(FIRE.replace('ref = "mall"; tier = 1', 'ref = "nowhere"; tier = 1'))

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "roster.h"
+#include "blind.h"
 #include "store.h"
 #include "util.h"
 
@@ -834,6 +835,123 @@ out:
 	free(path);
 }
 
+/* Double-blind drills (schema 5): a drill with its injects written and read back, its state
+ * and injects changed, the list of drills armed or running, a snapshot that blanks a sealed
+ * drill (start, name, unplayed injects), and blind_uniform's range beyond 32 bits. */
+static void
+test_drills(void)
+{
+	char *path = db_path("drills.db"), *snap = db_path("drills-snapshot.db"), *err = NULL;
+	struct store *s = open_store(path);
+	struct blind_drill b, *got = NULL;
+	struct blind_inject in[2];
+	uint8_t blob[3] = {1, 2, 3};
+	uint64_t *ids = NULL, events = 0, big = (uint64_t)3 << 32, hi = 0;
+	size_t n = 0;
+	sqlite3 *db;
+	int i;
+
+	if (s == NULL)
+		goto out;
+	memset(&b, 0, sizeof b);
+	memset(in, 0, sizeof in);
+	b.name = (char *)"sealed";
+	b.armed_by = (char *)"coordinator:drill";
+	b.reason = (char *)"";
+	b.state = BLIND_ARMED;
+	b.window_from_ms = 1700000000000;
+	b.window_to_ms = 1700000600000;
+	b.start_ms = 1700000123456;
+	b.duration_ms = 60000;
+	b.armed_ms = 1699999999000;
+	for (i = 0; i < 2; i++) {
+		in[i].at_ms = 500 * i;
+		in[i].incident = blob;
+		in[i].incident_len = sizeof blob;
+		in[i].error = (char *)"";
+	}
+	b.injects = in;
+	b.n_injects = 2;
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_insert_drill(s, &b) == 0);
+	CHECK(b.id == 1);
+	CHECK(store_release(s) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_get_drill(s, b.id, &got) == 1);
+	if (got) {
+		CHECK_STR(got->name, "sealed");
+		CHECK_STR(got->armed_by, "coordinator:drill");
+		CHECK(got->state == BLIND_ARMED && got->start_ms == b.start_ms);
+		CHECK(got->window_from_ms == b.window_from_ms &&
+		      got->window_to_ms == b.window_to_ms);
+		CHECK(got->duration_ms == 60000 && got->armed_ms == b.armed_ms);
+		CHECK(got->n_injects == 2 && got->injects[1].at_ms == 500);
+		CHECK(got->injects[0].incident_len == 3 &&
+		      memcmp(got->injects[0].incident, blob, 3) == 0);
+		blind_drill_free(got);
+	}
+	got = NULL;
+	CHECK(store_get_drill(s, 99, &got) == 0 && got == NULL);
+	CHECK(store_active_drills(s, &ids, &n) == 0 && n == 1 && ids && ids[0] == b.id);
+	free(ids);
+
+	/* A snapshot while the drill is sealed: no start, no name, no unplayed inject. */
+	CHECK(store_snapshot(s, snap, &events, &err) == 0);
+	free(err);
+	db = open_plain(snap);
+	CHECK(query_int(db, "SELECT start_ms FROM drills") == 0);
+	CHECK(query_int(db, "SELECT length(name) FROM drills") == 0);
+	CHECK(query_int(db, "SELECT sum(length(incident)) FROM drill_injects") == 0);
+	CHECK(query_int(db, "SELECT window_to_ms FROM drills") == b.window_to_ms);
+	sqlite3_close(db);
+
+	/* Played, then done: the live store keeps everything, and nothing is active. */
+	in[0].incident_id = 7;
+	in[0].fired_ms = b.start_ms;
+	b.state = BLIND_RUNNING;
+	b.fired = 1;
+	CHECK(store_savepoint(s) == 0);
+	CHECK(store_put_drill_inject(s, b.id, 0, &in[0]) == 0);
+	CHECK(store_update_drill(s, &b) == 0);
+	in[1].error = (char *)"INVALID_ARGUMENT: unknown place";
+	in[1].fired_ms = b.start_ms + 500;
+	b.state = BLIND_DONE;
+	b.fired = 2;
+	b.failed = 1;
+	b.ended_ms = b.start_ms + 60000;
+	CHECK(store_put_drill_inject(s, b.id, 1, &in[1]) == 0);
+	CHECK(store_update_drill(s, &b) == 0);
+	CHECK(store_put_drill_inject(s, b.id, 5, &in[1]) != 0); /* no such inject */
+	CHECK(store_release(s) == 0);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_get_drill(s, b.id, &got) == 1);
+	if (got) {
+		CHECK(got->state == BLIND_DONE && got->fired == 2 && got->failed == 1);
+		CHECK(got->ended_ms == b.ended_ms && got->start_ms == b.start_ms);
+		CHECK(got->injects[0].incident_id == 7 && got->injects[0].fired_ms == b.start_ms);
+		CHECK_STR(got->injects[1].error, "INVALID_ARGUMENT: unknown place");
+		blind_drill_free(got);
+	}
+	CHECK(store_active_drills(s, &ids, &n) == 0 && n == 0);
+	free(ids);
+
+	/* The draw: always below N, and beyond 32 bits it reaches the top third too. */
+	CHECK(blind_uniform(0) == 0 && blind_uniform(1) == 0);
+	for (i = 0; i < 1000; i++) {
+		uint64_t v = blind_uniform(big);
+
+		CHECK(v < big);
+		hi += v >= ((uint64_t)2 << 32);
+		CHECK(blind_uniform(7) < 7);
+		CHECK(blind_uniform(UINT64_MAX) < UINT64_MAX);
+	}
+	CHECK(hi > 200 && hi < 470);
+	store_close(s);
+out:
+	free(path);
+	free(snap);
+}
+
 /* Runs the store tests in a temporary directory, removed at the end. */
 int
 main(void)
@@ -852,6 +970,7 @@ main(void)
 	RUN(test_incidents);
 	RUN(test_agent_seq);
 	RUN(test_units);
+	RUN(test_drills);
 	CHECK(nftw(test_dir, rm_entry_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
 	TEST_DONE();
 }
