@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* sched_getcpu, sched_setaffinity and cpu_set_t */
 /* drill: `muster drill run --virtual`; see drill.h and docs/drills.md.
  *
  * The lock-step: the runner keeps one queue of things to do at virtual times (injects,
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1848,6 +1850,25 @@ drill_free(struct drill *D)
 	free(D->dir);
 }
 
+/* In lock-step the runner and its daemon take turns and never run at once: on one CPU
+ * (musterd inherits the mask) each hand-over is a switch on that CPU instead of a wake-up
+ * across CPUs (docs/performance.md, "Drills on a virtual clock": with the tick skipping, a
+ * day of 1,000 incidents went from 18.4 s to 11.1 s). Best effort: nothing changes when it
+ * cannot be done. */
+static void
+pin_one_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0)
+		return; /* a restricted container: run unpinned */
+}
+
 int
 drill_run(const char *path, const struct drill_opts *o, FILE *out, struct drill_result *res,
 	  char **err)
@@ -1908,6 +1929,8 @@ drill_run(const char *path, const struct drill_opts *o, FILE *out, struct drill_
 		goto out;
 	}
 	t0 = util_wall_ms();
+	if (oc.speed == 0)
+		pin_one_cpu();
 	if (daemon_start(&D, err) != 0 ||
 	    (oc.speed > 0 ? connect_control(&D, err) != 0 || play_speed(&D, err) != 0
 			  : connect_all(&D, err) != 0 || play(&D, err) != 0))
