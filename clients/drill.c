@@ -933,10 +933,9 @@ spit(const char *path, const char *text)
 	return fclose(f);
 }
 
-/* Returns the program NAME to run (new string): GIVEN, else $ENV, else from the build tree
- * (SUBDIR/NAME beside muster's directory), else beside muster, else NAME on the PATH. */
-static char *
-find_program(const char *given, const char *env, const char *subdir, const char *name)
+/* Returns the program to run; see drill.h. */
+char *
+drill_program(const char *given, const char *env, const char *subdir, const char *name)
 {
 	char self[PATH_MAX], *slash, *p;
 	ssize_t n;
@@ -988,10 +987,10 @@ copy_file(const char *from, const char *to, char **err)
  * keys too when it has them (a `muster init` directory), else the sample's keys stay, which
  * fit any roster with the sample's departments. */
 static int
-overlay_config(struct drill *D, const char *conf_dir, char **err)
+overlay_config(const char *config_dir, const char *conf_dir, char **err)
 {
 	static const char *const files[] = {"district", "roster", "plans"};
-	char *src = xasprintf("%s/musterd.conf", D->sc->config_dir), *from, *to;
+	char *src = xasprintf("%s/musterd.conf", config_dir), *from, *to;
 	size_t i;
 	int rc = 0;
 
@@ -1006,7 +1005,7 @@ overlay_config(struct drill *D, const char *conf_dir, char **err)
 		free(from);
 		free(to);
 	}
-	from = xasprintf("%s/keys/musterd.key", D->sc->config_dir);
+	from = xasprintf("%s/keys/musterd.key", config_dir);
 	if (rc == 0 && access(from, R_OK) == 0) {
 		char *cl = client_conf_path(src, "clients", err);
 
@@ -1040,7 +1039,7 @@ overlay_config(struct drill *D, const char *conf_dir, char **err)
 							   : xasprintf("agent-%s.%s",
 								       ros->departments[k - 2].id,
 								       pub ? "pub" : "key");
-					char *a = xasprintf("%s/keys/%s", D->sc->config_dir, name);
+					char *a = xasprintf("%s/keys/%s", config_dir, name);
 					char *b = xasprintf("%s/keys/%s", conf_dir, name);
 
 					if (access(a, R_OK) == 0)
@@ -1058,46 +1057,63 @@ overlay_config(struct drill *D, const char *conf_dir, char **err)
 	return rc;
 }
 
-/* Writes the drill's configuration into D->dir/conf and starts musterd on it: -V (virtual
- * clock) or, with --speed, -S (a clock SPEED times as fast as real time). */
-static int
-daemon_start(struct drill *D, char **err)
+/* Writes a drill daemon's configuration; see drill.h. */
+char *
+drill_write_config(const char *dir, const char *config_dir, const char *db, char **err)
 {
-	char *conf_dir = xasprintf("%s/conf", D->dir), *conf = NULL, *text = NULL, *v;
-	char *musterd = find_program(D->o->musterd, "MUSTERD", "daemon", "musterd"),
-	     *log = xasprintf("%s/musterd.log", D->dir);
-	char start[64], ready[16];
-	int pfd[2] = {-1, -1}, logfd = -1, rc = -1;
-	size_t got = 0;
-	int64_t deadline;
+	char *conf_dir = xasprintf("%s/conf", dir), *conf = NULL, *text = NULL, *v;
 
 	if (init_write(conf_dir, 0, err) != 0 ||
-	    (D->sc->config_dir != NULL && overlay_config(D, conf_dir, err) != 0))
-		goto out;
+	    (config_dir != NULL && overlay_config(config_dir, conf_dir, err) != 0))
+		goto fail;
 	conf = xasprintf("%s/musterd.conf", conf_dir);
 	if ((text = slurp(conf)) == NULL) {
 		*err = xasprintf("%s: %s", conf, strerror(errno));
-		goto out;
+		goto fail;
 	}
-	v = xasprintf("\"ipc://%s/control.sock\"", D->dir);
+	v = xasprintf("\"ipc://%s/control.sock\"", dir);
 	conf_set(&text, "control", v);
 	free(v);
-	v = xasprintf("\"ipc://%s/agents.sock\"", D->dir);
+	v = xasprintf("\"ipc://%s/agents.sock\"", dir);
 	conf_set(&text, "agents", v);
 	free(v);
-	v = xasprintf("\"ipc://%s/feed.sock\"", D->dir);
+	v = xasprintf("\"ipc://%s/feed.sock\"", dir);
 	conf_set(&text, "feed", v);
 	free(v);
-	v = xasprintf("\"%s/drill.db\"", D->dir);
+	v = xasprintf("\"%s/%s\"", dir, db);
 	conf_set(&text, "database", v);
 	free(v);
 	conf_set(&text, "unit_stale_ms", "3600000"); /* the runner heartbeats every 20 min */
 	conf_set(&text, "max_frame", "16777216");    /* a full-size roster in one Register */
 	if (spit(conf, text) != 0) {
 		*err = xasprintf("%s: %s", conf, strerror(errno));
-		goto out;
+		goto fail;
 	}
-	if ((D->cfg = cfg_load(conf, err)) == NULL)
+	free(conf_dir);
+	free(text);
+	return conf;
+fail:
+	free(conf_dir);
+	free(conf);
+	free(text);
+	return NULL;
+}
+
+/* Writes the drill's configuration into D->dir/conf and starts musterd on it: -V (virtual
+ * clock) or, with --speed, -S (a clock SPEED times as fast as real time). */
+static int
+daemon_start(struct drill *D, char **err)
+{
+	char *conf = NULL;
+	char *musterd = drill_program(D->o->musterd, "MUSTERD", "daemon", "musterd"),
+	     *log = xasprintf("%s/musterd.log", D->dir);
+	char start[64], ready[16];
+	int pfd[2] = {-1, -1}, logfd = -1, rc = -1;
+	size_t got = 0;
+	int64_t deadline;
+
+	if ((conf = drill_write_config(D->dir, D->sc->config_dir, "drill.db", err)) == NULL ||
+	    (D->cfg = cfg_load(conf, err)) == NULL)
 		goto out;
 	if (D->o->speed > 0)
 		snprintf(start, sizeof start, "%" PRId64 ",%g", D->sc->start_ms, D->o->speed);
@@ -1146,9 +1162,7 @@ out:
 		(void)close(pfd[1]);
 	if (logfd >= 0)
 		(void)close(logfd);
-	free(conf_dir);
 	free(conf);
-	free(text);
 	free(musterd);
 	free(log);
 	return rc;
@@ -1386,7 +1400,7 @@ static int
 agent_spawn(struct drill *D, size_t i, char **err)
 {
 	const char *dept = D->cfg->roster->departments[i].id;
-	char *agent = find_program(NULL, "MUSTER_AGENT", "clients", "muster-agent");
+	char *agent = drill_program(NULL, "MUSTER_AGENT", "clients", "muster-agent");
 	char *conf = xasprintf("%s/conf", D->dir), *key = xasprintf("keys/agent-%s.key", dept);
 	char *log = xasprintf("%s/agent-%s.log", D->dir, dept), seed[32], speed[32];
 	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0640);

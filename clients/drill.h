@@ -24,6 +24,16 @@ struct drill_opts {
 			      muster-agent --simulate processes, this many times as fast */
 };
 
+/* Writes a drill daemon's configuration into DIR/conf: `muster init`'s sample, with the
+ * district, roster and plans (and clients and keys, when it has them) of CONFIG_DIR unless it
+ * is NULL; its endpoints are ipc sockets in DIR and its database DIR/DB. Returns the path of
+ * its musterd.conf (new string), or NULL with *ERR a new message. */
+char *drill_write_config(const char *dir, const char *config_dir, const char *db, char **err);
+
+/* Returns the program NAME to run (new string): GIVEN, else $ENV, else from the build tree
+ * (SUBDIR/NAME beside muster's directory), else beside muster, else NAME on the PATH. */
+char *drill_program(const char *given, const char *env, const char *subdir, const char *name);
+
 /* What a run found, for the caller and the tests. */
 struct drill_result {
 	long expectations, met;

@@ -10,6 +10,7 @@
 #include "plan.h"
 #include "cadscenario.h"
 #include "drill.h"
+#include "replaydiff.h"
 #include "report.h"
 #include "util.h"
 #include "wire.h"
@@ -72,6 +73,10 @@ usage(void)
 	    "                               or +DURATION from now); coordinators only\n"
 	    "  drill show ID [--json]       a double-blind drill (its start once revealed)\n"
 	    "  drill abort ID --reason R    stop a double-blind drill; its open incidents close\n"
+	    "  replay DB --config DIR [--grid] [-o WORKDIR]\n"
+	    "                               play a recording's inputs again on DIR's\n"
+	    "                               configuration; list the decisions that differ\n"
+	    "                               (exit 4 when any do)\n"
 	    "  report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]\n"
 	    "            [--include-exercise] [--circle SECONDS] [--zone "
 	    "place|grid|community|street]\n"
@@ -899,6 +904,52 @@ cmd_import_scenario(int argc, char **argv)
 	return 0;
 }
 
+/* muster replay DB --config DIR [--grid] [-o WORKDIR]: exit 0 when the replay decides the
+ * same, 4 when it differs. */
+static int
+cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'C'},
+	    {"grid", no_argument, NULL, 'g'},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct replay_opts o;
+	struct replay_result res;
+	char *err = NULL;
+	int ch;
+
+	memset(&o, 0, sizeof o);
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'C':
+			o.config = optarg;
+			break;
+		case 'g':
+			o.grid = 1;
+			break;
+		case 'o':
+			o.workdir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc || o.config == NULL)
+		usage();
+	o.db = argv[optind];
+	if (replay_compare(&o, stdout, &res, &err) != 0) {
+		fprintf(stderr, "muster: replay: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (fflush(stdout) != 0)
+		die("replay: cannot write: %s", strerror(errno));
+	return res.differences ? 4 : 0;
+}
+
 /* muster report DB [--json|--csv|--html] [--window FROM..TO] [--by SLICE]
  * [--include-exercise] [--circle SECONDS] [--zone place|grid|community|street]
  * [--status-thresholds G,Y,O] */
@@ -1653,6 +1704,8 @@ main(int argc, char **argv)
 		return cmd_report(argc, argv);
 	if (strcmp(argv[0], "drill") == 0)
 		return cmd_drill(argc, argv);
+	if (strcmp(argv[0], "replay") == 0)
+		return cmd_replay(argc, argv);
 	if (strcmp(argv[0], "keys") == 0)
 		return cmd_keys(argc, argv);
 	if (strcmp(argv[0], "watch") == 0)

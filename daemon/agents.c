@@ -241,6 +241,7 @@ agents_heartbeat(struct request *r)
 	struct session *s = agents_find(r->d->agents, r->client->id);
 	int64_t now = util_wall_ms();
 	size_t i;
+	int changed = 0;
 
 	if (s == NULL || !s->registered)
 		return request_fail(r, MUSTER__ERROR_CODE__NOT_FOUND, "register",
@@ -276,6 +277,7 @@ agents_heartbeat(struct request *r)
 		if (us->status == MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED ||
 		    (int)us->status == (int)u.status)
 			continue;
+		changed = 1;
 		body = json_object();
 		json_object_set_new(body, "unit", json_string(u.id));
 		json_object_set_new(body, "from", json_string(roster_status_name(u.status)));
@@ -303,11 +305,13 @@ agents_heartbeat(struct request *r)
 			u->lat = us->position->lat;
 			u->lon = us->position->lon;
 			muster_unit_moved(r->d, (int)(u - ros->units));
+			changed = 1;
 		}
 		u->last_seen_ms = now;
 		if (us->status != MUSTER__UNIT_STATUS__UNIT_STATUS_UNSPECIFIED)
 			u->status = (enum unit_status)us->status;
 	}
+	r->input_compact = !changed;	 /* replay needs only the time it was seen */
 	if (r->env->correlation_id != 0) /* asked for (a drill runner keeping step) */
 		daemon_ack(r, MUSTER__ERROR_CODE__OK, NULL);
 	return 0;

@@ -38,6 +38,7 @@ struct bus {
 	size_t n_q, cap_q;
 	uint64_t undelivered;
 	uint64_t sent[BUS_N]; /* messages handed to each socket */
+	int muted;	      /* replay: messages are dropped, not sent */
 };
 
 static const char *const bus_names[BUS_N] = {"control", "agents", "feed"};
@@ -273,7 +274,7 @@ bus_send_now(struct bus *b, struct outmsg *o)
 	void *s = b->sock[o->which];
 	int rc;
 
-	if (s == NULL)
+	if (s == NULL || b->muted)
 		return;
 	if (o->which == BUS_FEED)
 		rc = zmq_send(s, o->topic ? o->topic : "", o->topic ? strlen(o->topic) : 0,
@@ -377,4 +378,10 @@ bus_count(const struct bus *b, enum bus_socket which)
 	for (i = 0; i < b->n_q; i++)
 		n += b->q[i].which == which;
 	return n;
+}
+
+void
+bus_mute(struct bus *b)
+{
+	b->muted = 1;
 }

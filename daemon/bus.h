@@ -62,6 +62,8 @@ int bus_pending(const struct bus *b);
 int bus_rebind_feed(struct bus *b);
 /* Points the bus at a reloaded configuration (endpoints and keys must be unchanged). */
 void bus_set_config(struct bus *b, const struct config *cfg);
+/* From now on every message is dropped instead of sent (a replay has no peers). */
+void bus_mute(struct bus *b);
 /* Returns how many messages were sent on WHICH since start, plus how many are queued for it. */
 uint64_t bus_count(const struct bus *b, enum bus_socket which);
 /* Returns how many messages could not be delivered since start (unreachable or full). */

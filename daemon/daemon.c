@@ -290,6 +290,11 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 		goto out;
 	}
 	code = h->fn(&r);
+	if (code == 0 && h->writes &&
+	    store_put_input(d->store, util_wall_ms(), (int)m->which, m->user_id,
+			    r.input_compact ? NULL : m->data, r.input_compact ? 0 : m->len) != 0)
+		code = request_fail(&r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
+				    "storage is unavailable; nothing was changed, try again");
 	if (code != 0) {
 		if (h->writes)
 			store_rollback_to(d->store);
@@ -464,9 +469,7 @@ daemon_advance(struct daemon *d)
 			}
 			now = q->to_ms - now > DAEMON_TICK_MS ? now + DAEMON_TICK_MS : q->to_ms;
 			util_clock_set(now);
-			order_tick(d);
-			whistle_tick(d);
-			blind_tick(d);
+			daemon_tick_now(d);
 			if (bus_count(d->bus, BUS_AGENTS) != d->agent_msgs_reported)
 				break;
 			if (d->writes_since_checkpoint != writes)
@@ -525,15 +528,52 @@ daemon_idle_cb(evutil_socket_t fd, short what, void *arg)
 		d->writes_since_checkpoint = 0;
 }
 
+void
+daemon_tick_now(struct daemon *d)
+{
+	int writes = d->writes_since_checkpoint;
+
+	order_tick(d);
+	whistle_tick(d);
+	blind_tick(d);
+	if (d->writes_since_checkpoint == writes)
+		return; /* nothing happened: nothing to replay */
+	if (store_savepoint(d->store) != 0 ||
+	    store_put_input(d->store, util_wall_ms(), -1, "", NULL, 0) != 0 ||
+	    store_release(d->store) != 0) {
+		store_rollback_to(d->store);
+		log_warnx("daemon: could not record a tick for replay");
+	}
+}
+
+void
+daemon_feed(struct daemon *d, int which, const char *identity, const void *data, size_t len)
+{
+	struct bus_msg m;
+
+	memset(&m, 0, sizeof m);
+	m.which = (enum bus_socket)which;
+	m.rid = (const uint8_t *)identity;
+	m.rid_len = strlen(identity);
+	m.user_id = identity;
+	m.data = data;
+	m.len = len;
+	daemon_msg_cb(&m, d);
+}
+
+void
+daemon_flush_now(struct daemon *d)
+{
+	daemon_flush_cb(-1, 0, d);
+}
+
 /* The clock: re-sends, receipt and acceptance deadlines, rings. */
 static void
 daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	order_tick(d);
-	whistle_tick(d);
-	blind_tick(d);
+	daemon_tick_now(d);
 	if (store_in_batch(d->store) || bus_pending(d->bus))
 		daemon_schedule_flush(d);
 }

@@ -64,6 +64,8 @@ struct request {
 	const Envelope *env;
 	char err_field[64]; /* set by request_fail */
 	char err_msg[512];
+	int input_compact; /* set by a handler: record the input without its body (a heartbeat
+			      that changed nothing but last-seen times) */
 };
 
 /* A handler returns 0 when done, or an error code (from request_fail). */
@@ -74,6 +76,15 @@ typedef int (*handler_fn)(struct request *r);
 struct daemon *daemon_new(struct event_base *base, struct config *cfg, char **err);
 /* Commits and sends what is pending, then frees everything; accepts NULL. */
 void daemon_free(struct daemon *d);
+/* Hands the daemon one message as if it had arrived on socket WHICH from IDENTITY (its
+ * routing id too): for replay. */
+void daemon_feed(struct daemon *d, int which, const char *identity, const void *data, size_t len);
+/* Runs every tick's work at the current time (order, whistle, drill), recording the tick as an
+ * input when it changed something. */
+void daemon_tick_now(struct daemon *d);
+/* Commits what is pending and sends (or, muted, drops) the messages: the end of a loop
+ * iteration, for replay, which has no loop. */
+void daemon_flush_now(struct daemon *d);
 /* Replaces the configuration with NEW_CFG (takes ownership) as one step. Settings that
  * need a restart (endpoints, database, daemon key) are kept and a warning says so. A key
  * that is no longer enrolled loses its session. */

@@ -2,6 +2,7 @@
 #include "cfg.h"
 #include "daemon.h"
 #include "log.h"
+#include "replay.h"
 #include "util.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: musterd [-dnv] [-c musterd.conf] [-R fd] [-V START | -S START,SPEED]"
-		" [-H]\n"
+		" [-Y INPUTS.db [-G]] [-H]\n"
 		"  -c FILE  configuration (default: musterd.conf)\n"
 		"  -d       stay in the foreground, log to stderr\n"
 		"  -n       check the configuration and exit\n"
@@ -27,6 +28,8 @@ usage(void)
 		"  -V START a drill daemon on a virtual clock standing at START\n"
 		"           (YYYY-MM-DDThh:mm:ss UTC, or ms since the epoch), moved only\n"
 		"           by AdvanceClock requests (muster drill run --virtual)\n"
+		"  -Y DB    with -V: replay the inputs DB recorded (muster replay), then exit\n"
+		"  -G       with -Y: also tick every 250 ms between the recorded ticks\n"
 		"  -S START,SPEED  a drill daemon whose clock starts at START and runs\n"
 		"           SPEED (1 to 1000) times as fast as real time (--speed)\n"
 		"  -H       list every musterd.conf setting and exit\n");
@@ -114,13 +117,15 @@ main(int argc, char **argv)
 	const char *conf = "musterd.conf";
 	int ch, foreground = 0, check = 0, verbose = 0, ready_fd = -1;
 	int64_t virtual_ms;
+	const char *replay = NULL;
+	int grid = 0;
 	struct config *cfg;
 	struct event_base *base;
 	struct event *sigterm, *sigint, *sighup;
 	struct daemon *d;
 	char *err = NULL;
 
-	while ((ch = getopt(argc, argv, "c:dnvR:V:S:H")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnvR:V:S:Y:GH")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -172,6 +177,12 @@ main(int argc, char **argv)
 			util_clock_scaled(virtual_ms, speed);
 			break;
 		}
+		case 'Y':
+			replay = optarg;
+			break;
+		case 'G':
+			grid = 1;
+			break;
 		case 'H':
 			cfg_print_help(stdout);
 			return 0;
@@ -179,8 +190,8 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc || ((replay != NULL || grid) && !util_clock_is_virtual()))
+		usage(); /* a replay runs on the virtual clock */
 	log_init("musterd", 1, verbose);
 	cfg = main_load(conf);
 	if (check) {
@@ -207,6 +218,17 @@ main(int argc, char **argv)
 		free(err);
 		event_base_free(base);
 		return 1;
+	}
+	if (replay != NULL) {
+		int rc = replay_run(d, replay, grid, &err);
+
+		if (rc != 0) {
+			log_warnx("musterd: %s", err);
+			free(err);
+		}
+		daemon_free(d);
+		event_base_free(base);
+		return rc == 0 ? 0 : 1;
 	}
 	sigterm = evsignal_new(base, SIGTERM, main_stop_cb, base);
 	sigint = evsignal_new(base, SIGINT, main_stop_cb, base);

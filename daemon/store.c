@@ -31,6 +31,8 @@ enum {
 	ST_INC_LIST_ALL,
 	ST_AGENT_SEQ_GET,
 	ST_AGENT_SEQ_SET,
+	ST_INPUT_PUT,
+	ST_ORDER_BY_SLOT,
 	ST_UNIT_PUT,
 	ST_UNIT_GET,
 	ST_ORDER_INSERT,
@@ -81,6 +83,9 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_INC_LIST] = "SELECT * FROM incidents WHERE id > ?1 AND state = 1 ORDER BY id LIMIT ?2",
     [ST_INC_LIST_ALL] = "SELECT * FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_AGENT_SEQ_GET] = "SELECT last_seq FROM agent_seq WHERE agent = ?1",
+    [ST_ORDER_BY_SLOT] = "SELECT id, agent FROM orders WHERE incident_id = ?1 AND slot = ?2"
+			 " ORDER BY id LIMIT 1 OFFSET ?3",
+    [ST_INPUT_PUT] = "INSERT INTO inputs(wall_ms, socket, identity, body) VALUES (?1, ?2, ?3, ?4)",
     [ST_AGENT_SEQ_SET] = "INSERT INTO agent_seq(agent, last_seq) VALUES (?1, ?2) "
 			 "ON CONFLICT(agent) DO UPDATE SET last_seq = excluded.last_seq",
     [ST_UNIT_PUT] = "INSERT INTO units(id, status, lat, lon, last_seen_ms) VALUES (?1, ?2, ?3, "
@@ -233,6 +238,13 @@ static const char store_schema_v5[] =
     " error TEXT NOT NULL, PRIMARY KEY (drill_id, idx));"
     "PRAGMA user_version = 5;";
 
+/* Version 6: the inputs, for deterministic replay (docs/drills.md, "Replay"): every request
+ * that changed something, as it arrived, and the times of the ticks that did. */
+static const char store_schema_v6[] =
+    "CREATE TABLE inputs (seq INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL,"
+    " socket INTEGER NOT NULL, identity TEXT NOT NULL, body BLOB);"
+    "PRAGMA user_version = 6;";
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -373,6 +385,8 @@ store_open(const char *path, char **err)
 		     sqlite3_exec(s->db, store_schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
 		    (version < 5 &&
 		     sqlite3_exec(s->db, store_schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
+		    (version < 6 &&
+		     sqlite3_exec(s->db, store_schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("%s: cannot create schema: %s", path,
 					 msg ? msg : "unknown error");
@@ -876,6 +890,46 @@ store_set_agent_seq(struct store *s, const char *agent, uint64_t seq)
 		return -1;
 	}
 	return store_step_done(s, ST_AGENT_SEQ_SET);
+}
+
+int
+store_put_input(struct store *s, int64_t wall_ms, int socket, const char *identity,
+		const void *body, size_t len)
+{
+	sqlite3_stmt *st = s->st[ST_INPUT_PUT];
+
+	if (sqlite3_bind_int64(st, 1, wall_ms) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, socket) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, identity, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (body ? sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_STATIC)
+		  : sqlite3_bind_null(st, 4)) != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	return store_step_done(s, ST_INPUT_PUT);
+}
+
+int
+store_order_by_slot(struct store *s, uint64_t incident, const char *slot, int k, uint64_t *id,
+		    char **agent)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_BY_SLOT];
+	int rc;
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)incident) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, slot, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, k - 1) != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = (uint64_t)sqlite3_column_int64(st, 0);
+		*agent = xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

@@ -12,7 +12,7 @@
 #include "blind.h"
 #include "whistle.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_HASH_LEN 32
 
 /* One timeline row. The caller fills the inputs; store_append fills seq and hash. */
@@ -79,6 +79,15 @@ void store_free_incidents(Muster__Incident **v, size_t n);
 int store_get_agent_seq(struct store *s, const char *agent, uint64_t *last);
 /* Records SEQ as AGENT's last report sequence number. */
 int store_set_agent_seq(struct store *s, const char *agent, uint64_t seq);
+/* Records an input for replay: a request from IDENTITY on SOCKET (its envelope BODY of LEN
+ * bytes; NULL for a heartbeat that changed nothing but the units' last-seen time), or, with
+ * SOCKET -1, a tick that changed something. Returns 0 or -1. */
+int store_put_input(struct store *s, int64_t wall_ms, int socket, const char *identity,
+		    const void *body, size_t len);
+/* Finds the K-th order (from 1, by id) of SLOT of INCIDENT: 1 with its *ID and *AGENT (a new
+ * string), 0 when there is none, -1 on error. */
+int store_order_by_slot(struct store *s, uint64_t incident, const char *slot, int k, uint64_t *id,
+			char **agent);
 /* Saves U's live state (status, position, last seen). */
 int store_put_unit(struct store *s, const struct unit *u);
 /* Restores the live state saved for the units of R. */
