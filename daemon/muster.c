@@ -82,6 +82,14 @@ muster_mark(uint8_t *unavailable, struct muster_mark **marks, size_t *n, size_t 
 	unavailable[i] = 1;
 }
 
+/* Marks unit I available for the rest of a fill, remembering how it was. */
+static void
+muster_unhold_mark(uint8_t *unavailable, struct muster_mark **marks, size_t *n, size_t i)
+{
+	muster_mark(unavailable, marks, n, i);
+	unavailable[i] = 0;
+}
+
 /* Undoes a fill's temporary marks, newest first. */
 static void
 muster_unmark(uint8_t *unavailable, struct muster_mark *marks, size_t *n)
@@ -405,6 +413,48 @@ muster_commander_slot(struct daemon *d, const struct mincident *mi)
 	return muster_slot_key(d, &pt->groups[0], &pt->groups[0].specs[0], 0);
 }
 
+static int muster_cancel(struct daemon *d, struct order *o, const char *actor, const char *reason);
+
+/* A real incident MI takes unit U from the drills that hold it: their orders for U are
+ * cancelled (their agents told, the timeline saying why) and the drill incidents are added
+ * to *DRILLS, to be filled again once MI's own orders are made. */
+static int
+muster_preempt(struct daemon *d, const struct mincident *mi, struct unit *u, const char *actor,
+	       uint64_t **drills, size_t *n_drills)
+{
+	char reason[96];
+	size_t i, k;
+
+	snprintf(reason, sizeof reason, "pre-empted: real incident #%" PRIu64 " needs %s", mi->id,
+		 u->id);
+	for (i = 0; i < orders_count(d->orders); i++) {
+		struct order *o = orders_at(d->orders, i);
+		json_t *b;
+
+		if (!o->exercise || o->what != ORDER_UNIT || !order_holds(o) ||
+		    strcmp(o->member_id, u->id) != 0)
+			continue;
+		b = json_object();
+		json_object_set_new(b, "order", json_integer((json_int_t)o->id));
+		json_object_set_new(b, "unit", json_string(u->id));
+		json_object_set_new(b, "slot", json_string(o->slot));
+		json_object_set_new(b, "real_incident", json_integer((json_int_t)mi->id));
+		if (muster_cancel(d, o, actor, reason) != 0 ||
+		    daemon_emit(d, actor, "drill.preempted", o->incident_id, 1, b) != 0)
+			return -1;
+		log_info("muster: drill order #%" PRIu64 " (%s, incident #%" PRIu64
+			 ") cancelled: real incident #%" PRIu64 " needs the unit",
+			 o->id, u->id, o->incident_id, mi->id);
+		for (k = 0; k < *n_drills && (*drills)[k] != o->incident_id; k++)
+			;
+		if (k == *n_drills) {
+			*drills = xrealloc(*drills, (*n_drills + 1) * sizeof **drills);
+			(*drills)[(*n_drills)++] = o->incident_id;
+		}
+	}
+	return 0;
+}
+
 /* Fills MI's vacant places; FIRST says this is the first assembly (one summary event). */
 static int
 muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, int first)
@@ -417,13 +467,27 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 	size_t n_fresh = 0, i, g, sp;
 	uint8_t *exclude = muster_unavailable(d);
 	struct muster_mark *marks = NULL;
-	size_t n_marks = 0;
+	size_t n_marks = 0, n_drills = 0;
+	uint64_t *drills = NULL; /* drill incidents that lost a unit to this one */
 	json_t *missing = json_array(), *members = json_array();
 	int64_t now = util_wall_ms();
 	int rc = -1, n;
 
 	if (store_load_orders(d->store, mi->id, &seen.v, &seen.n) != 0)
 		goto out;
+	/* A real incident takes precedence over drills: a unit held only by exercise orders
+	 * (and on shift) may be picked; its drill orders are cancelled when it is. */
+	if (!mi->exercise)
+		for (i = 0; i < orders_count(d->orders); i++) {
+			const struct order *o = orders_at(d->orders, i);
+			struct unit *u;
+
+			if (o->exercise && o->what == ORDER_UNIT && order_holds(o) &&
+			    (u = roster_unit(r, o->member_id)) != NULL &&
+			    u->held == u->held_drill && roster_on_shift(u, d->muster->hour))
+				muster_unhold_mark(exclude, &marks, &n_marks,
+						   (size_t)(u - r->units));
+		}
 	/* Held and off-shift units are marked already; add this incident's refusers. */
 	for (i = 0; i < seen.n; i++) {
 		struct unit *u;
@@ -467,6 +531,13 @@ muster_fill_incident(struct daemon *d, struct mincident *mi, const char *actor, 
 							      muster_missing(d, grp, s, slot));
 					free(slot);
 					continue;
+				}
+				if (pk.unit >= 0 && r->units[pk.unit].held_drill > 0 &&
+				    muster_preempt(d, mi, &r->units[pk.unit], actor, &drills,
+						   &n_drills) != 0) {
+					free(slot);
+					free(pk.agent_owned);
+					goto out;
 				}
 				if (pk.unit >= 0)
 					muster_mark(exclude, &marks, &n_marks, (size_t)pk.unit);
@@ -613,6 +684,11 @@ out:
 		d->muster->n_group = 0;
 		d->muster->group_incident = 0;
 	}
+	/* The drills that gave up a unit fill its place with the next nearest (after this
+	 * fill's group cache is gone: each fill makes its own). */
+	for (i = 0; i < n_drills && rc == 0; i++)
+		rc = muster_fill(d, drills[i], actor);
+	free(drills);
 	json_decref(missing);
 	json_decref(members);
 	return rc;
@@ -628,6 +704,8 @@ muster_hold(struct daemon *d, const struct order *o, int delta)
 	if (o->what != ORDER_UNIT || (u = roster_unit(r, o->member_id)) == NULL)
 		return;
 	u->held += delta;
+	if (o->exercise)
+		u->held_drill += delta;
 	if (m->unavailable && m->n_unavailable == r->n_units)
 		m->unavailable[u - r->units] = u->held > 0 || !roster_on_shift(u, m->hour);
 }
@@ -889,7 +967,7 @@ muster_load(struct daemon *d)
 	if (store_load_orders(d->store, 0, &ov, &n) != 0)
 		return -1;
 	for (i = 0; i < d->cfg->roster->n_units; i++)
-		d->cfg->roster->units[i].held = 0;
+		d->cfg->roster->units[i].held = d->cfg->roster->units[i].held_drill = 0;
 	d->muster->hour = -1;
 	for (i = 0; i < n; i++) {
 		muster_hold(d, ov[i], +1);

@@ -40,6 +40,7 @@ struct unit {
 	enum unit_status status;
 	int64_t last_seen_ms; /* 0 = never heard from */
 	int held;	      /* active orders that hold this unit (muster keeps it) */
+	int held_drill;	      /* of them, exercise orders: a live incident may take the unit */
 };
 
 struct person {

@@ -283,6 +283,44 @@ class Muster(Base):
             self.assertEqual(m.status, pb.ORDER_RECEIVED)
         self.d.wait_log(r"muster: 1 open incidents, \d+ active orders")
 
+    def test_a_real_incident_takes_units_from_a_drill(self):
+        """A drill's units are the nearest to a real incident at the same place: the real one
+        takes them, their drill orders are cancelled (the agent told, the timeline saying
+        why) and the drill fills those places with the next nearest."""
+        r = self.op.call(exercise=True, submit_incident=pb.SubmitIncident(
+            type="fire.ebike", location=pb.Location(place="s04-c01"), tier=3,
+            tier_reason="drill"))
+        drill = r.incident_reply.incident
+        self.assertTrue(drill.exercise)
+        before = {m.member_id: m for m in self.get(drill.id).members if m.what == "unit"}
+        real = self.submit("s04-c01", "fire.ebike", tier=3, tier_reason="test")
+        self.assertFalse(real.exercise)
+        self.assertEqual(real.linked_to, 0, "a real report is never a drill's duplicate")
+        real_units = {m.member_id for m in self.get(real.id).members if m.what == "unit"}
+        taken = real_units & set(before)
+        self.assertTrue(taken, "the real incident took none of the drill's nearest units")
+        after = self.get(drill.id).members
+        for unit in taken:
+            old = before[unit]
+            mine = [m for m in after if m.member_id == unit]
+            self.assertEqual([m.status for m in mine], [pb.ORDER_CANCELLED], unit)
+            again = [m for m in after if m.group == old.group and m.what == "unit"
+                     and m.kind == old.kind and m.member_id != unit
+                     and m.status != pb.ORDER_CANCELLED]
+            self.assertTrue(again, f"the drill did not fill {unit}'s place again")
+        self.drain_feed()
+        pre = [json.loads(e.body_json) for e in self.events if e.kind == "drill.preempted"]
+        self.assertEqual({p["unit"] for p in pre}, taken)
+        self.assertTrue(all(p["real_incident"] == real.id for p in pre))
+        # The agent of a taken unit was told its drill order is cancelled.
+        cancels = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(cancels) < len(taken):
+            _, other = self.fleet.collect([-1], timeout=0.3)
+            cancels += [e.cancel for _, e in other if e.WhichOneof("body") == "cancel"]
+        self.assertEqual({c.order_id for c in cancels}, {before[u].order_id for u in taken})
+        self.assertTrue(all("pre-empted" in c.reason for c in cancels))
+
     def test_tier_raised_and_lowered(self):
         inc = self.submit("s06-c02", "traffic.collision", tier=3, tier_reason="test")
         full, got = self.orders_of(inc)
