@@ -107,6 +107,10 @@ struct drill {
 	pid_t *agent_pid;
 	char **agent_model; /* each agent's model file */
 	int64_t v0, r0;	    /* the daemon's wall time V0 stood at real monotonic ms R0 */
+	/* --live: what this drill opened, for the report's scope */
+	uint64_t *opened, *whistles;
+	size_t n_opened, n_whistles;
+	int64_t live_start;
 };
 
 /* ---- deterministic draws ---- */
@@ -668,6 +672,8 @@ inject_incident(struct drill *D, const struct inject *in, uint64_t item, char **
 		return *err ? -1 : 0;
 	if (in->kind == INJECT_INCIDENT)
 		D->incident_of[in - D->sc->injects] = r->incident_reply->incident->id;
+	D->opened = xrealloc(D->opened, (D->n_opened + 1) * sizeof *D->opened);
+	D->opened[D->n_opened++] = r->incident_reply->incident->id;
 	wire_free(r);
 	return 0;
 }
@@ -759,9 +765,20 @@ inject_run(struct drill *D, const struct inject *in, uint64_t item, char **err)
 		e.body_case = MUSTER__ENVELOPE__BODY_BLOW_WHISTLE;
 		e.blow_whistle = &w;
 		r = inject_call(D, in, &e, MUSTER__ENVELOPE__BODY_WHISTLE_REPLY, err);
+		if (r != NULL) {
+			D->whistles =
+			    xrealloc(D->whistles, (D->n_whistles + 1) * sizeof *D->whistles);
+			D->whistles[D->n_whistles++] = r->whistle_reply->whistle->id;
+		}
 		break;
 	}
 	case INJECT_AGENT_OFFLINE:
+		if (D->o->live) {
+			note(D,
+			     "agent_offline (line %u) is not played in --live: the agents are real",
+			     in->line);
+			return 0;
+		}
 		if (D->o->speed > 0)
 			return speed_offline(D, in);
 		for (i = 0; i < D->n_agents; i++)
@@ -780,10 +797,10 @@ inject_run(struct drill *D, const struct inject *in, uint64_t item, char **err)
 	case INJECT_ROAD_BLOCKED: {
 		struct block *b;
 
-		if (D->o->speed > 0) {
+		if (D->o->speed > 0 || D->o->live) {
 			note(D,
-			     "road_blocked (line %u) is not simulated with --speed: the agents' "
-			     "models decide their travel",
+			     "road_blocked (line %u) is not simulated with --speed or --live: the "
+			     "agents decide their own travel",
 			     in->line);
 			return 0;
 		}
@@ -1571,6 +1588,105 @@ play_speed(struct drill *D, char **err)
 	return 0;
 }
 
+/* ---- live mode (--live): the running daemon, its real agents, real time ---- */
+
+/* Plays the injects at their real times from now, as exercise requests to the running daemon,
+ * waits for the end, and asks for a snapshot: its path is the report's database (*DB). */
+static int
+play_live(struct drill *D, char **db, char **err)
+{
+	struct client_conf c;
+	Envelope e, *r;
+	Muster__Snapshot sn;
+	char name[64];
+
+	memset(&c, 0, sizeof c);
+	if (client_conf_load(&c, D->o->conf, D->o->key, err) != 0)
+		return -1;
+	D->control = client_socket(D->zctx, ZMQ_DEALER, c.control, &c, err);
+	client_conf_finish(&c);
+	if (D->control == NULL)
+		return -1;
+	D->live_start = util_wall_ms();
+	D->r0 = real_ms();
+	queue_injects(D);
+	while (D->n_heap) {
+		struct act x = queue_pop(D);
+		int64_t due = D->r0 + (x.t - D->sc->start_ms), left;
+
+		while ((left = due - real_ms()) > 0)
+			(void)usleep((useconds_t)(left > 200 ? 200000 : left * 1000));
+		D->now = D->sc->start_ms + (real_ms() - D->r0);
+		if (x.kind == ACT_INJECT) {
+			if (act_run(D, &x, err) != 0)
+				return -1;
+		} else {
+			free(x.rank);
+		}
+		if (D->o->show_progress)
+			fprintf(stderr, "muster: drill at T+%" PRId64 " s\n",
+				(D->now - D->sc->start_ms) / 1000);
+	}
+	while (real_ms() < D->r0 + D->sc->duration_ms)
+		(void)usleep(200000);
+	D->now = D->end;
+	muster__envelope__init(&e);
+	muster__snapshot__init(&sn);
+	snprintf(name, sizeof name, "drill-%" PRId64 ".db", D->live_start);
+	sn.name = name;
+	e.body_case = MUSTER__ENVELOPE__BODY_SNAPSHOT;
+	e.snapshot = &sn;
+	r = client_call(D->control, &e, D->o->timeout_ms, err);
+	if (r == NULL)
+		return -1;
+	if (r->body_case != MUSTER__ENVELOPE__BODY_SNAPSHOT_REPLY) {
+		*err = xasprintf("the daemon made no snapshot: %s",
+				 r->body_case == MUSTER__ENVELOPE__BODY_ERROR && r->error->message
+				     ? r->error->message
+				     : "unexpected reply");
+		wire_free(r);
+		return -1;
+	}
+	*db = xstrdup(r->snapshot_reply->path);
+	wire_free(r);
+	return 0;
+}
+
+/* Appends "N,N,..." of V to B ("0" when empty, which matches nothing). */
+static void
+id_list(struct strbuf *b, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		strbuf_addf(b, "0");
+	for (i = 0; i < n; i++)
+		strbuf_addf(b, "%s%" PRIu64, i ? "," : "", v[i]);
+}
+
+/* --live: the live database holds others' incidents too; temporary views with the names of
+ * the tables narrow every expectation to what this drill opened. */
+static int
+live_scope(struct drill *D, sqlite3 *db)
+{
+	struct strbuf q = {0};
+	int rc;
+
+	strbuf_addf(&q, "CREATE TEMP VIEW incidents AS SELECT * FROM main.incidents WHERE id IN (");
+	id_list(&q, D->opened, D->n_opened);
+	strbuf_addf(&q,
+		    "); CREATE TEMP VIEW orders AS SELECT * FROM main.orders WHERE "
+		    "incident_id IN (SELECT id FROM temp.incidents);"
+		    " CREATE TEMP VIEW timeline AS SELECT * FROM main.timeline WHERE incident_id "
+		    "IN (SELECT id FROM temp.incidents);"
+		    " CREATE TEMP VIEW whistles AS SELECT * FROM main.whistles WHERE id IN (");
+	id_list(&q, D->whistles, D->n_whistles);
+	strbuf_addf(&q, ");");
+	rc = sqlite3_exec(db, q.s, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	free(q.s);
+	return rc;
+}
+
 /* Runs the single-row, single-column integer query SQL on DB (with ?1 = A when A >= 0). */
 static long
 q_long(sqlite3 *db, const char *sql, long a)
@@ -1739,6 +1855,12 @@ aar(struct drill *D, const char *db_path, FILE *out, struct drill_result *res, c
 		sqlite3_close(db);
 		return -1;
 	}
+	if (D->o->live && live_scope(D, db) != 0) {
+		*err = xasprintf("%s: cannot narrow the report to this drill: %s", db_path,
+				 sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
 	res->events = q_long(db, "SELECT count(*) FROM timeline", -1);
 	res->incidents = q_long(db, "SELECT count(*) FROM incidents WHERE exercise = 1", -1);
 	res->orders = q_long(db, "SELECT count(*) FROM orders WHERE exercise = 1", -1);
@@ -1792,6 +1914,12 @@ aar(struct drill *D, const char *db_path, FILE *out, struct drill_result *res, c
 	memset(&ro, 0, sizeof ro);
 	ro.include_exercise = 1;
 	ro.circle_ms = 300000;
+	if (D->o->live) { /* the drill's own: exercise calls received while it ran */
+		ro.exercise_only = 1;
+		ro.has_from = ro.has_to = 1;
+		ro.from_ms = D->live_start;
+		ro.to_ms = D->live_start + D->sc->duration_ms + 1;
+	}
 	if (report_run(db_path, &ro, out, err) != 0) {
 		free(html.s);
 		return -1;
@@ -1853,6 +1981,8 @@ drill_free(struct drill *D)
 		free(x.rank);
 	}
 	free(D->heap);
+	free(D->opened);
+	free(D->whistles);
 	free(D->orders);
 	free(D->incident_of);
 	for (i = 0; i < D->n_blocks; i++)
@@ -1913,6 +2043,22 @@ drill_run(const char *path, const struct drill_opts *o, FILE *out, struct drill_
 	D.now = D.sc->start_ms;
 	D.end = D.sc->start_ms + D.sc->duration_ms;
 	D.incident_of = xcalloc(D.sc->n_injects ? D.sc->n_injects : 1, sizeof *D.incident_of);
+	if (oc.live) {
+		if ((D.zctx = zmq_ctx_new()) == NULL) {
+			*err = xasprintf("zmq_ctx_new: %s", zmq_strerror(errno));
+			goto out;
+		}
+		t0 = util_wall_ms();
+		if (play_live(&D, &db, err) != 0)
+			goto out;
+		res->real_s = (double)(util_wall_ms() - t0) / 1000.0;
+		res->virtual_s = (double)D.sc->duration_ms / 1000.0;
+		if (aar(&D, db, out, res, err) != 0)
+			goto out;
+		fprintf(out, "\nsnapshot of the live database: %s\n", db);
+		rc = 0;
+		goto out;
+	}
 	if (oc.workdir) {
 		if (mkdir(oc.workdir, 0750) != 0) {
 			*err = xasprintf("%s: %s (the work directory must be new)", oc.workdir,

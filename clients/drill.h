@@ -22,6 +22,9 @@ struct drill_opts {
 	int show_progress; /* a line on stderr every virtual hour */
 	double speed;	   /* 0: virtual (lock-step); else accelerated real time with real
 			      muster-agent --simulate processes, this many times as fast */
+	int live;	   /* on the running daemon (CONF, KEY) with its real agents, in real
+			      time: the injects as exercise requests, then a snapshot */
+	const char *conf, *key;
 };
 
 /* Writes a drill daemon's configuration into DIR/conf: `muster init`'s sample, with the

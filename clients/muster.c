@@ -9,6 +9,7 @@
 #include "log.h"
 #include "plan.h"
 #include "cadscenario.h"
+#include "cap.h"
 #include "drill.h"
 #include "replaydiff.h"
 #include "report.h"
@@ -50,6 +51,8 @@ usage(void)
 	    "  incident update ID [--description D] [--casualties N] [--people-affected N]\n"
 	    "               [--note N] [--json]\n"
 	    "  incident close ID --reason R [--json]\n"
+	    "  incident cap ID               the incident as a CAP 1.2 alert (status Exercise\n"
+	    "                               for a drill's)\n"
 	    "  incident unlink ID --reason R   a linked duplicate report becomes its own incident\n"
 	    "  whistle --place STREET|COMMUNITY --matter M --departments A,B --deadline 30m\n"
 	    "          --rank RANK --headcount N [--incident ID]   whistle and report (吹哨报到)\n"
@@ -63,7 +66,8 @@ usage(void)
 	    "  import cad-scenario FILE -o SCENARIO.conf [--layout L] [--window FROM..TO]\n"
 	    "            [--scale N] [--config DIR]   a dispatch export as a drill scenario\n"
 	    "                               a dispatch (CAD) export as an analysis database\n"
-	    "  drill run SCENARIO [--virtual | --speed N] [-o DIR] [--seed N] [--html FILE]\n"
+	    "  drill run SCENARIO [--virtual | --speed N | --live] [-o DIR] [--seed N]\n"
+	    "            [--html FILE]      (--live: on the running daemon, as -k's key)\n"
 	    "            [--keep]           a drill on a virtual clock with simulated agents\n"
 	    "                               (or N times real time with muster-agent\n"
 	    "                               processes), then its after-action report (exit 3:\n"
@@ -1044,10 +1048,15 @@ static int
 cmd_drill(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"virtual", no_argument, NULL, 'V'},     {"output", required_argument, NULL, 'o'},
-	    {"seed", required_argument, NULL, 's'},  {"html", required_argument, NULL, 'H'},
-	    {"keep", no_argument, NULL, 'k'},	     {"progress", no_argument, NULL, 'p'},
-	    {"speed", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+	    {"virtual", no_argument, NULL, 'V'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"html", required_argument, NULL, 'H'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"progress", no_argument, NULL, 'p'},
+	    {"speed", required_argument, NULL, 'S'},
+	    {"live", no_argument, NULL, 'L'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct drill_opts o;
 	struct drill_result res;
@@ -1068,6 +1077,11 @@ cmd_drill(int argc, char **argv)
 		switch (ch) {
 		case 'V':
 			o.speed = 0; /* the default */
+			break;
+		case 'L':
+			o.live = 1;
+			o.conf = conf_path();
+			o.key = opt_key;
 			break;
 		case 'S': {
 			char *end;
@@ -1388,7 +1402,7 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	}
 	if (optind + 1 != argc && !(strcmp(verb, "tier") == 0 && optind + 2 == argc))
 		usage();
-	if (strcmp(verb, "show") == 0) {
+	if (strcmp(verb, "show") == 0 || strcmp(verb, "cap") == 0) {
 		muster__get_incident__init(&gi);
 		gi.id = parse_id(argv[optind]);
 		e.body_case = MUSTER__ENVELOPE__BODY_GET_INCIDENT;
@@ -1439,7 +1453,19 @@ cmd_incident_other(const char *verb, int argc, char **argv)
 	r = call(&e);
 	if (r->body_case != MUSTER__ENVELOPE__BODY_INCIDENT_REPLY || !r->incident_reply->incident)
 		die("unexpected reply %s", wire_body_name(r->body_case));
-	print_incident(r->incident_reply->incident, as_json);
+	if (strcmp(verb, "cap") == 0) {
+		if (cap_write(r->incident_reply->incident, "muster", stdout) != 0 ||
+		    fflush(stdout) != 0)
+			die("incident cap: cannot write the alert");
+	} else {
+		if (strcmp(verb, "cap") == 0) {
+			if (cap_write(r->incident_reply->incident, "muster", stdout) != 0 ||
+			    fflush(stdout) != 0)
+				die("incident cap: cannot write the alert");
+		} else {
+			print_incident(r->incident_reply->incident, as_json);
+		}
+	}
 	wire_free(r);
 	return 0;
 }

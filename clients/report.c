@@ -1319,7 +1319,8 @@ report_check(sqlite3 *db, const char *path, char **err)
 	return *err ? -1 : 0;
 }
 
-/* Binds the exercise filter and the window to parameters 1..3 of ST. Returns an SQLite code. */
+/* Binds the exercise filter and the window to parameters 1..3 of ST, and "exercise only" to
+ * 4 when ST has it. Returns an SQLite code. */
 static int
 bind_filters(const struct rep *R, sqlite3_stmt *st)
 {
@@ -1331,6 +1332,8 @@ bind_filters(const struct rep *R, sqlite3_stmt *st)
 	if (rc == SQLITE_OK)
 		rc = R->o->has_to ? sqlite3_bind_int64(st, 3, R->o->to_ms)
 				  : sqlite3_bind_null(st, 3);
+	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 4)
+		rc = sqlite3_bind_int(st, 4, R->o->exercise_only);
 	return rc;
 }
 
@@ -1374,7 +1377,7 @@ report_scan(struct rep *R, sqlite3 *db, const char *path, char **err)
 	    " r.ordered_ms, r.received_ms, r.en_route_ms, r.on_scene_ms, r.ring_s,"
 	    " r.delay_reason"
 	    " FROM calls c LEFT JOIN responses r ON r.call_id = c.id"
-	    " WHERE (?1 OR c.exercise = 0)"
+	    " WHERE (?1 OR c.exercise = 0) AND (?4 = 0 OR c.exercise != 0)"
 	    " AND (?2 IS NULL OR c.received_ms >= ?2) AND (?3 IS NULL OR c.received_ms < ?3)"
 	    " ORDER BY c.id";
 	sqlite3_stmt *st;
@@ -1515,7 +1518,7 @@ report_daemon_extras(struct rep *R, sqlite3 *db, char **err)
 	    " d.department, d.status, d.arrived_ms, d.rank, d.headcount, d.rank_met,"
 	    " d.headcount_met FROM main.whistles w"
 	    " JOIN main.whistle_departments d ON d.whistle_id = w.id"
-	    " WHERE (?1 OR w.exercise = 0)"
+	    " WHERE (?1 OR w.exercise = 0) AND (?4 = 0 OR w.exercise != 0)"
 	    " AND (?2 IS NULL OR w.blown_ms >= ?2) AND (?3 IS NULL OR w.blown_ms < ?3)"
 	    " ORDER BY w.id, d.department";
 	static const char diversions[] =
@@ -1524,6 +1527,7 @@ report_daemon_extras(struct rep *R, sqlite3 *db, char **err)
 	    " json_extract(t.body, '$.reason') FROM main.timeline t"
 	    " JOIN main.incidents i ON i.id = t.incident_id"
 	    " WHERE t.kind = 'incident.diverted' AND (?1 OR i.exercise = 0)"
+	    " AND (?4 = 0 OR i.exercise != 0)"
 	    " AND (?2 IS NULL OR i.received_ms >= ?2) AND (?3 IS NULL OR i.received_ms < ?3)"
 	    " ORDER BY t.seq";
 	size_t i;

@@ -25,6 +25,7 @@ struct report_opts {
 	int has_from, has_to;	/* a window on calls.received_ms: [from, to) */
 	int64_t from_ms, to_ms; /* local wall time as stored, ms since the epoch */
 	int include_exercise;	/* count exercise calls too (live only by default) */
+	int exercise_only;	/* with include_exercise: exercise calls only (a drill's report) */
 	int64_t circle_ms;	/* the circle for the "first on scene within" share (300000) */
 	/* The status grid (JSON and HTML): zones by this call attribute, grid, community or
 	 * street (NULL or "place": the finest of them known of each call), and the

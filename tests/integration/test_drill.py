@@ -10,8 +10,9 @@ import re
 import sqlite3
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
-from harness import MUSTER, MUSTERD, DaemonTest, Raw, main, pb, run, verify_chain
+from harness import AGENT, MUSTER, MUSTERD, DaemonTest, Raw, main, pb, run, verify_chain
 
 FIRE = """
 name = "E-bike charging fire in an urban village";
@@ -71,6 +72,22 @@ injects = (
     { at = "02:00"; incident = { id = "g"; type = "traffic.collision"; place = "s02-c01"; }; }
 );
 expect = ( { what = "circle"; within = "6m"; share = 50.0; } );
+"""
+
+
+# Live: 20 seconds of real time on the running daemon.
+LIVE = """
+name = "Live, with the real agents";
+seed = 9;
+start = "2026-11-22T10:00:00";
+duration = "20s";
+config = "sample";
+injects = (
+    { at = "00:01"; incident = { id = "a"; type = "fire.ebike"; place = "s02-c01"; }; },
+    { at = "00:04"; incident = { id = "b"; type = "flood"; place = "s06-c02"; }; },
+    { at = "00:06"; road_blocked = { street = "s02"; for = "5m"; delay = "1m"; }; }
+);
+expect = ( { what = "group_complete"; within = "15s"; } );
 """
 
 
@@ -236,6 +253,86 @@ class Drill(DaemonTest):
             self.assertEqual(received - got[0][0], want, cid)
             self.assertIn(f"call {cid} ", desc)
             self.assertRegex(community, r"^s\d\d-c\d\d$")
+
+    def test_live_drill_on_the_running_daemon_with_real_agents(self):
+        """--live: the injects go to the running daemon as exercise requests, its real agents
+        (muster-agent processes) answer, and the after-action report covers this drill only:
+        a real incident reported meanwhile is neither in it nor touched by it."""
+        self.d.start()
+        agents = []
+        try:
+            for dept in ("police", "fire", "emergency", "housing", "transport", "traffic",
+                         "health", "citymgmt"):
+                agents.append(subprocess.Popen(
+                    [AGENT, "-c", self.d.dir, "-k", f"keys/agent-{dept}.key", "--simulate",
+                     "--speed", "30"], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL))
+            time.sleep(1.5)  # registered
+            real = self.operator().call(submit_incident=pb.SubmitIncident(
+                type="traffic.collision", location=pb.Location(place="s09-c01")))
+            real_id = real.incident_reply.incident.id
+            path = self.scenario(LIVE)
+            p = subprocess.run([MUSTER, "-c", self.d.dir, "-k", "keys/coordinator.key",
+                                "drill", "run", path, "--live"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            for a in agents:
+                a.terminate()
+            for a in agents:
+                a.wait(timeout=10)
+        self.assertIn(p.returncode, (0, 3), p.stdout + p.stderr)
+        self.assertIn("2 incidents", p.stdout)
+        self.assertIn("calls: 2 (live and exercise)", p.stdout)
+        snap = re.search(r"snapshot of the live database: (\S+)", p.stdout).group(1)
+        con = sqlite3.connect(snap)
+        rows = con.execute("SELECT id, exercise FROM incidents ORDER BY id").fetchall()
+        arrived = con.execute("SELECT count(*) FROM orders o JOIN incidents i ON"
+                              " i.id = o.incident_id WHERE i.exercise = 1 AND"
+                              " o.on_scene_ms > 0").fetchone()[0]
+        con.close()
+        self.assertEqual([ex for i, ex in rows if i != real_id], [1, 1])
+        self.assertEqual(dict(rows)[real_id], 0)
+        self.assertGreater(arrived, 0, "no real agent brought a drill unit on scene")
+        live = json.loads(run([MUSTER, "report", snap, "--json"]).stdout)
+        self.assertEqual(live["total"]["calls"], 1)  # the real one only
+
+    def test_cap_export_marks_exercise(self):
+        """muster incident cap: an OASIS CAP 1.2 alert; a drill's incident has status
+        Exercise, a real one Actual; the required elements in CAP's order."""
+        self.d.start()
+        op = self.operator()
+        real = op.call(submit_incident=pb.SubmitIncident(
+            type="fire.ebike", location=pb.Location(place="s01-c01"),
+            description="smoke & <flames>", tier=1, tier_reason="test"))
+        drill = op.call(exercise=True, submit_incident=pb.SubmitIncident(
+            type="flood", location=pb.Location(place="s02-c01")))
+        ns = "{urn:oasis:names:tc:emergency:cap:1.2}"
+        for r, status in ((real, "Actual"), (drill, "Exercise")):
+            inc = r.incident_reply.incident
+            xml = run([MUSTER, "-c", self.d.dir, "incident", "cap", str(inc.id)]).stdout
+            root = ET.fromstring(xml)
+            self.assertEqual(root.tag, ns + "alert")
+            names = [c.tag[len(ns):] for c in root]
+            self.assertEqual(names[:6], ["identifier", "sender", "sent", "status", "msgType",
+                                         "scope"])
+            self.assertEqual(root.find(ns + "status").text, status)
+            self.assertRegex(root.find(ns + "sent").text,
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+            info = root.find(ns + "info")
+            self.assertEqual(info.find(ns + "event").text, inc.type)
+            self.assertEqual(info.find(ns + "severity").text,
+                             {1: "Extreme", 2: "Severe", 3: "Moderate"}[inc.tier])
+            self.assertEqual([c.tag[len(ns):] for c in info][:6],
+                             ["category", "event", "urgency", "severity", "certainty",
+                              "description"][:6] if inc.description else
+                             ["category", "event", "urgency", "severity", "certainty",
+                              "area"])
+            circle = info.find(ns + "area").find(ns + "circle").text
+            lat, lon = (float(x) for x in circle.split()[0].split(","))
+            self.assertAlmostEqual(lat, inc.location.coords.lat, places=5)
+        self.assertEqual(ET.fromstring(run([MUSTER, "-c", self.d.dir, "incident", "cap",
+                                            str(real.incident_reply.incident.id)]).stdout)
+                         .find(ns + "info").find(ns + "description").text, "smoke & <flames>")
 
     def test_bad_scenario_names_file_and_line(self):
         path = self.scenario(FIRE.replace('ref = "mall"; tier = 1', 'ref = "nowhere"; tier = 1'))
