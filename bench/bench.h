@@ -1,4 +1,5 @@
-/* bench: what the benchmarks share: a deterministic random number generator and percentiles.
+/* bench: what the benchmarks share: a deterministic random number generator, percentiles and
+ * small helpers.
  * Benchmarks print figures and never fail a build. */
 #ifndef MUSTER_BENCH_H
 #define MUSTER_BENCH_H
@@ -58,6 +59,38 @@ bench_percentile_us(int64_t *v, size_t n, double p)
 	if (i >= n)
 		i = n - 1;
 	return (double)v[i] / 1e3;
+}
+
+/* Returns a uniform integer in [lo, hi]. */
+static inline int64_t
+bench_uniform(uint64_t *s, int64_t lo, int64_t hi)
+{
+	return lo + (int64_t)(bench_rng_next(s) % (uint64_t)(hi - lo + 1));
+}
+
+/* Compares doubles for qsort. */
+static inline int
+bench_cmp_double_cb(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Returns the value of environment variable NAME, or DEF when unset or empty. */
+static inline const char *
+bench_env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : def;
+}
+
+/* Returns the seconds between two monotonic readings. */
+static inline double
+bench_s(int64_t from_ns, int64_t to_ns)
+{
+	return (double)(to_ns - from_ns) / 1e9;
 }
 
 #endif

@@ -155,13 +155,6 @@ bench_parse_count(const char *arg, unsigned long max)
 	return v;
 }
 
-/* Returns the seconds between two monotonic readings. */
-static double
-bench_s(int64_t from_ns, int64_t to_ns)
-{
-	return (double)(to_ns - from_ns) / 1e9;
-}
-
 /* nftw callback: removes one entry. */
 static int
 bench_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -195,13 +188,6 @@ bench_at(int64_t s, char *buf, size_t size)
 {
 	snprintf(buf, size, "%02d:%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 	return buf;
-}
-
-/* Returns a uniform integer in [lo, hi]. */
-static int64_t
-bench_uniform(uint64_t *s, int64_t lo, int64_t hi)
-{
-	return lo + (int64_t)(bench_rng_next(s) % (uint64_t)(hi - lo + 1));
 }
 
 /* Opens PATH for writing and writes the header of a 24-hour scenario. Returns 0, or -1 after
@@ -672,15 +658,6 @@ bench_spawn(const char *muster, struct bench_scn *sc, const char *out_path)
 	return 0;
 }
 
-/* Compares doubles for qsort. */
-static int
-bench_cmp_double_cb(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Returns the median of member OFF (a double) of SC's runs (the lower middle for an even
  * count), or with WHICH < 0 the smallest, > 0 the largest. */
 static double
@@ -739,15 +716,6 @@ bench_outcome_row(const struct bench_scn *sc)
 		return;
 	printf("  %-26s %7.0f %9ld %7ld %8ld %7ld %7ld   %ld of %ld\n", sc->name, r->virtual_s,
 	       r->incidents, r->orders, r->reports, r->refused, r->events, r->met, r->expectations);
-}
-
-/* Returns the value of environment variable NAME, or DEF when unset or empty. */
-static const char *
-bench_env(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && v[0] != '\0' ? v : def;
 }
 
 int

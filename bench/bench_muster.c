@@ -118,13 +118,6 @@ bench_parse_count(const char *arg)
 	return (size_t)v;
 }
 
-/* Returns the seconds between two monotonic readings. */
-static double
-bench_s(int64_t from_ns, int64_t to_ns)
-{
-	return (double)(to_ns - from_ns) / 1e9;
-}
-
 /* nftw callback: removes one entry. */
 static int
 bench_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -117,13 +117,6 @@ bench_parse_count(const char *arg, unsigned long max)
 	return v;
 }
 
-/* Returns the seconds between two monotonic readings. */
-static double
-bench_s(int64_t from_ns, int64_t to_ns)
-{
-	return (double)(to_ns - from_ns) / 1e9;
-}
-
 /* nftw callback: removes one entry. */
 static int
 bench_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -160,13 +153,6 @@ static int64_t
 bench_lognormal_ms(uint64_t *s, double median_s, double sigma)
 {
 	return (int64_t)llround(median_s * 1000.0 * exp(sigma * bench_rng_normal(s)));
-}
-
-/* Returns a uniform integer in [lo, hi]. */
-static int64_t
-bench_uniform(uint64_t *s, int64_t lo, int64_t hi)
-{
-	return lo + (int64_t)(bench_rng_next(s) % (uint64_t)(hi - lo + 1));
 }
 
 /* Binds V to parameter I of ST, NULL for BENCH_NONE. */
@@ -523,15 +509,6 @@ bench_spawn(char *const argv[], const char *out_path, struct bench_prog *p)
 	return 0;
 }
 
-/* Compares doubles for qsort. */
-static int
-bench_cmp_double_cb(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Returns the median of the N values of V (the lower middle for even N); sorts a copy. */
 static double
 bench_median(const double *v, size_t n)
@@ -726,15 +703,6 @@ bench_compare(const char *muster_path, const char *pandas_path)
 		printf("\n*** MISMATCH: %zu of %zu fields differ (above) ***\n", diffs, fields);
 	json_decref(m);
 	json_decref(p);
-}
-
-/* Returns the value of environment variable NAME, or DEF when unset or empty. */
-static const char *
-bench_env(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && v[0] != '\0' ? v : def;
 }
 
 int
