@@ -105,6 +105,8 @@ class Daemon:
     def start(self, expect_ok=True, args=()):
         """Starts musterd -d (with ARGS) and waits for its readiness line (or its exit)."""
         r, w = os.pipe()
+        if getattr(self, "log", None) is not None:
+            self.log.close()  # the previous run's (restarts)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([MUSTERD, "-d", "-c", self.conf, "-R", str(w), *args],
                                      pass_fds=(w,), stdout=self.log, stderr=self.log)
