@@ -24,6 +24,7 @@ struct outmsg {
 	uint8_t *buf;
 	size_t len;
 	uint64_t reply_corr; /* 0: not a reply */
+	int keep;	     /* sent as it is whatever the commit does (see bus_keep_from) */
 };
 
 struct bus {
@@ -241,6 +242,21 @@ bus_queue(struct bus *b, enum bus_socket which, const uint8_t *rid, size_t rid_l
 	o->reply_corr = reply_corr;
 }
 
+void
+bus_queue_error(struct bus *b, enum bus_socket which, const uint8_t *rid, size_t rid_len,
+		uint8_t *buf, size_t len)
+{
+	bus_queue(b, which, rid, rid_len, NULL, buf, len, 0);
+	b->q[b->n_q - 1].keep = 1;
+}
+
+void
+bus_keep_from(struct bus *b, size_t mark)
+{
+	for (; mark < b->n_q; mark++)
+		b->q[mark].keep = 1;
+}
+
 size_t
 bus_mark(const struct bus *b)
 {
@@ -309,28 +325,31 @@ bus_release(struct bus *b)
 	b->n_q = 0;
 }
 
-void
-bus_fail_batch(struct bus *b, uint64_t (*next_seq)(void *), void *arg)
+size_t
+bus_fail_batch(struct bus *b, uint64_t (*next_seq)(void *), void *arg, const char *why)
 {
-	size_t i, k = 0;
+	size_t i, k = 0, n = 0;
 
 	for (i = 0; i < b->n_q; i++) {
 		struct outmsg *o = &b->q[i];
 
+		if (o->keep) {
+			b->q[k++] = *o;
+			continue;
+		}
 		if (o->reply_corr == 0 || o->which == BUS_FEED) {
 			bus_outmsg_clear(o);
 			continue;
 		}
 		free(o->buf);
-		o->buf =
-		    wire_error(next_seq(arg), o->reply_corr, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-			       "the daemon could not make this change durable (storage "
-			       "error); nothing was changed, try again",
-			       &o->len);
+		o->buf = wire_error(next_seq(arg), o->reply_corr, MUSTER__ERROR_CODE__UNAVAILABLE,
+				    NULL, why, &o->len);
 		b->q[k++] = *o;
+		n++;
 	}
 	b->n_q = k;
 	bus_release(b);
+	return n;
 }
 
 void

@@ -46,15 +46,23 @@ void bus_free(struct bus *b);
  * batch fails to commit it is replaced by an UNAVAILABLE error for that correlation id. */
 void bus_queue(struct bus *b, enum bus_socket which, const uint8_t *rid, size_t rid_len,
 	       const char *topic, uint8_t *buf, size_t len, uint64_t reply_corr);
+/* Queues error reply BUF (takes ownership) to RID on WHICH: it is sent as it is even when the
+ * batch fails to commit, since an error reports that nothing was changed. */
+void bus_queue_error(struct bus *b, enum bus_socket which, const uint8_t *rid, size_t rid_len,
+		     uint8_t *buf, size_t len);
 /* Returns a mark for bus_discard_from. */
 size_t bus_mark(const struct bus *b);
 /* Drops everything queued since MARK (a request that failed). */
 void bus_discard_from(struct bus *b, size_t mark);
 /* Sends everything queued, in order (the batch committed). */
 void bus_release(struct bus *b);
-/* The batch did not commit: replies become UNAVAILABLE errors, the rest is dropped. SEQ
- * gives the envelope sequence numbers to use. Then sends the errors. */
-void bus_fail_batch(struct bus *b, uint64_t (*next_seq)(void *), void *arg);
+/* Marks what was queued since MARK to be sent as it is even when the batch fails to commit:
+ * answers that hold nothing of the batch's changes. */
+void bus_keep_from(struct bus *b, size_t mark);
+/* The batch did not commit: replies become UNAVAILABLE errors saying WHY, error replies and
+ * what bus_keep_from marked stay as they are, the rest is dropped. SEQ gives the envelope sequence
+ * numbers to use. Then sends the errors. Returns how many replies became errors. */
+size_t bus_fail_batch(struct bus *b, uint64_t (*next_seq)(void *), void *arg, const char *why);
 /* Returns 1 when something is queued. */
 int bus_pending(const struct bus *b);
 /* Closes and re-binds the feed socket so that every subscriber re-authenticates (used when a

@@ -79,6 +79,10 @@ static const struct cfg_option cfg_options[] = {
 	    "messages read per socket per wake-up, so no socket starves the others"),
     CFG_INT("send_hwm", send_hwm, 1, 1000000, 10000,
 	    "ZeroMQ send high-water mark per peer, messages"),
+    CFG_INT("max_db_pages", max_db_pages, 0, 2147483647, 0,
+	    "largest the database may grow, in pages (4096 bytes); 0: no limit. Once full, "
+	    "changes are refused (UNAVAILABLE \"the database is full\") until space is freed "
+	    "or the limit raised; applies on SIGHUP"),
 };
 
 #define CFG_N_OPTIONS (sizeof cfg_options / sizeof cfg_options[0])

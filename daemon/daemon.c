@@ -101,6 +101,68 @@ daemon_resync(struct daemon *d)
 		log_warnx("daemon: cannot reload the drills after a storage failure");
 }
 
+/* The answer to a change refused because storage failed (store_fault says how), written to
+ * BUF of SIZE when it needs formatting. */
+static const char *
+daemon_storage_text(struct daemon *d, char *buf, size_t size)
+{
+	const char *detail = NULL;
+
+	switch (store_fault(d->store, &detail)) {
+	case STORE_FAULT_FULL:
+		return "the database is full: nothing was changed; changes are accepted again once "
+		       "space is freed";
+	case STORE_FAULT_NONE:
+		return "storage is unavailable: nothing was changed; try again";
+	default:
+		snprintf(buf, size, "storage error (%s): nothing was changed; try again", detail);
+		return buf;
+	}
+}
+
+/* REFUSED changes were refused because storage failed: the first refusal of a fault is
+ * logged as a warning, then a reminder once a minute while it lasts. */
+static void
+daemon_storage_failed(struct daemon *d, uint64_t refused)
+{
+	struct storage_fault *f = &d->fault;
+	int64_t now = util_mono_ns();
+	const char *detail = NULL;
+	char what[160];
+
+	if (store_fault(d->store, &detail) == STORE_FAULT_FULL)
+		snprintf(what, sizeof what, "the database is full");
+	else
+		snprintf(what, sizeof what, "storage error (%s)", detail);
+	f->refused += refused;
+	if (!f->down) {
+		f->down = 1;
+		f->since_ns = f->told_ns = now;
+		log_warnx("daemon: %s: changes are refused (UNAVAILABLE) until one commits "
+			  "again; reads are served",
+			  what);
+	} else if (now - f->told_ns >= 60 * INT64_C(1000000000)) {
+		f->told_ns = now;
+		log_warnx("daemon: %s for %lld s: %llu requests refused so far", what,
+			  (long long)((now - f->since_ns) / 1000000000),
+			  (unsigned long long)f->refused);
+	}
+}
+
+/* A change committed: a storage fault, if there was one, is over. */
+static void
+daemon_storage_ok(struct daemon *d)
+{
+	struct storage_fault *f = &d->fault;
+
+	if (!f->down)
+		return;
+	log_info("daemon: storage works again after %.1f s; %llu requests were refused "
+		 "meanwhile, none half-made",
+		 (double)(util_mono_ns() - f->since_ns) / 1e9, (unsigned long long)f->refused);
+	memset(f, 0, sizeof *f);
+}
+
 /* Makes sure the flush runs at the end of this loop iteration. */
 static void
 daemon_schedule_flush(struct daemon *d)
@@ -129,7 +191,8 @@ daemon_error(struct daemon *d, const struct bus_msg *m, uint64_t corr, int code,
 	size_t len;
 	uint8_t *buf = wire_error(daemon_next_seq(d), corr, code, field, msg, &len);
 
-	bus_queue(d->bus, m->which, m->rid, m->rid_len, NULL, buf, len, 0);
+	/* An error holds whatever the batch's commit does: nothing was changed either way. */
+	bus_queue_error(d->bus, m->which, m->rid, m->rid_len, buf, len);
 	daemon_schedule_flush(d);
 }
 
@@ -285,29 +348,46 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 	}
 	mark = bus_mark(d->bus);
 	if (h->writes && store_savepoint(d->store) != 0) {
+		daemon_storage_failed(d, 1);
 		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-			     "storage is unavailable; nothing was changed, try again");
+			     daemon_storage_text(d, r.err_msg, sizeof r.err_msg));
 		goto out;
 	}
 	code = h->fn(&r);
+	/* A read before any change kept in this batch saw only committed data: its answer
+	 * holds whatever the commit does, so reads are served while storage fails. */
+	if (code == 0 && !h->writes && store_batch_kept(d->store) == 0)
+		bus_keep_from(d->bus, mark);
 	if (code == 0 && h->writes &&
 	    store_put_input(d->store, util_wall_ms(), (int)m->which, m->user_id,
 			    r.input_compact ? NULL : m->data, r.input_compact ? 0 : m->len) != 0)
 		code = request_fail(&r, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-				    "storage is unavailable; nothing was changed, try again");
+				    "could not record the request");
 	if (code != 0) {
 		if (h->writes)
 			store_rollback_to(d->store);
-		if (h->writes && code == MUSTER__ERROR_CODE__UNAVAILABLE)
+		if (h->writes && code == MUSTER__ERROR_CODE__UNAVAILABLE) {
 			daemon_resync(d);
+			/* Storage failed under it: say how, and that nothing was changed. */
+			if (store_fault(d->store, NULL) != STORE_FAULT_NONE) {
+				char text[sizeof r.err_msg];
+
+				log_debug("daemon: %s: %s", wire_body_name(env->body_case),
+					  r.err_msg);
+				snprintf(r.err_msg, sizeof r.err_msg, "%s",
+					 daemon_storage_text(d, text, sizeof text));
+				daemon_storage_failed(d, 1);
+			}
+		}
 		bus_discard_from(d->bus, mark);
 		log_debug("daemon: %s %s refused: %s: %s", m->user_id,
 			  wire_body_name(env->body_case), wire_code_name(code), r.err_msg);
 		daemon_error(d, m, env->correlation_id, code, r.err_field, r.err_msg);
 	} else if (h->writes && store_release(d->store) != 0) {
 		bus_discard_from(d->bus, mark);
+		daemon_storage_failed(d, 1);
 		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__UNAVAILABLE, NULL,
-			     "storage is unavailable; nothing was changed, try again");
+			     daemon_storage_text(d, r.err_msg, sizeof r.err_msg));
 	}
 	daemon_schedule_flush(d);
 out:
@@ -472,8 +552,12 @@ daemon_advance(struct daemon *d)
 			daemon_tick_now(d);
 			if (bus_count(d->bus, BUS_AGENTS) != d->agent_msgs_reported)
 				break;
-			if (d->writes_since_checkpoint != writes)
-				due = daemon_next_due(d); /* the tick changed something */
+			/* Again when the tick changed something, and when the time looked at has
+			 * passed: a tick can move it without a write (the start of a drill that
+			 * was aborted before it), and a stale one made the rest of the advance go
+			 * tick by tick (years ahead: 10^9 ticks; found by fuzz/fuzz_envelope). */
+			if (d->writes_since_checkpoint != writes || due <= now)
+				due = daemon_next_due(d);
 		}
 	}
 	d->agent_msgs_reported = bus_count(d->bus, BUS_AGENTS);
@@ -496,15 +580,28 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval idle = {0, 0};
 
 	if (store_in_batch(d->store)) {
+		unsigned kept = store_batch_kept(d->store);
+		char text[512];
+		const char *why;
+
 		d->batches++;
 		if (store_commit(d->store) != 0) {
 			d->batch_failures++;
-			log_warnx("daemon: commit failed; the batch's replies become errors");
+			why = daemon_storage_text(d, text, sizeof text);
+			if (d->fault.down)
+				log_debug(
+				    "daemon: commit failed; the batch's replies become errors");
+			else
+				log_warnx(
+				    "daemon: commit failed; the batch's replies become errors");
 			daemon_take_snapshots(d, 1);
-			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
+			daemon_storage_failed(d,
+					      bus_fail_batch(d->bus, daemon_next_seq_cb, d, why));
 			daemon_resync(d);
 			return;
 		}
+		if (kept > 0)
+			daemon_storage_ok(d);
 	}
 	daemon_take_snapshots(d, 0);
 	bus_release(d->bus);
@@ -573,6 +670,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
+	store_maintain(d->store);
 	daemon_tick_now(d);
 	if (store_in_batch(d->store) || bus_pending(d->bus))
 		daemon_schedule_flush(d);
@@ -596,6 +694,24 @@ daemon_policy_cb(const char *domain, const uint8_t key[32], void *arg)
 	return NULL;
 }
 
+/* Applies max_db_pages = MAX (0: no limit) and says what is in effect. */
+static void
+daemon_apply_max_pages(struct daemon *d, int max)
+{
+	long long pages = 0, got = store_set_max_pages(d->store, max, &pages);
+
+	if (got < 0)
+		log_warnx("daemon: max_db_pages %d could not be applied", max);
+	else if (max == 0)
+		log_info("daemon: max_db_pages: no limit; the database has %lld pages", pages);
+	else if (got > max)
+		log_warnx("daemon: max_db_pages %d is below the database's %lld pages: it is full; "
+			  "changes are refused until the limit is raised",
+			  max, pages);
+	else
+		log_info("daemon: max_db_pages %d: the database has %lld pages", max, pages);
+}
+
 struct daemon *
 daemon_new(struct event_base *base, struct config *cfg, char **err)
 {
@@ -615,6 +731,8 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 	}
 	log_info("daemon: %s: timeline of %llu events, hash chain intact", cfg->database,
 		 (unsigned long long)rows);
+	if (cfg->max_db_pages > 0)
+		daemon_apply_max_pages(d, cfg->max_db_pages);
 	if (store_load_units(d->store, cfg->roster) != 0) {
 		*err = xasprintf("%s: cannot load unit states", cfg->database);
 		goto fail;
@@ -677,10 +795,13 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	if (d->store && d->bus) {
+		char text[512];
+
 		if (store_commit(d->store) == 0)
 			bus_release(d->bus);
 		else
-			bus_fail_batch(d->bus, daemon_next_seq_cb, d);
+			bus_fail_batch(d->bus, daemon_next_seq_cb, d,
+				       daemon_storage_text(d, text, sizeof text));
 	}
 	bus_free(d->bus);
 	auth_free(d->auth);
@@ -751,6 +872,8 @@ daemon_reload(struct daemon *d, struct config *nc)
 		}
 	}
 	roster_carry_live(nc->roster, old->roster);
+	if (nc->max_db_pages != old->max_db_pages)
+		daemon_apply_max_pages(d, nc->max_db_pages);
 	d->cfg = nc;
 	muster_roster_changed(d);
 	bus_set_config(d->bus, nc);

@@ -41,8 +41,13 @@ struct daemon {
 	struct event *idle_ev;	 /* WAL checkpoint when idle */
 	uint64_t out_seq;	 /* sequence number of our outgoing envelopes */
 	int writes_since_checkpoint;
-	uint64_t batches, batch_failures; /* commits and failed commits since start */
-	struct snapshot_req *snapshots;	  /* asked for in this iteration, taken after commit */
+	uint64_t batches, batch_failures;  /* commits and failed commits since start */
+	struct storage_fault {		   /* changes refused because storage failed */
+		int down;		   /* since the first refusal, until a change commits */
+		int64_t since_ns, told_ns; /* when it began; when the log last said so */
+		uint64_t refused;	   /* changes refused meanwhile */
+	} fault;
+	struct snapshot_req *snapshots; /* asked for in this iteration, taken after commit */
 	size_t n_snapshots;
 	struct clock_req { /* an AdvanceClock under way (virtual clock only) */
 		int pending;

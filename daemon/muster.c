@@ -979,7 +979,12 @@ muster_load(struct daemon *d)
 		orders_add(d->orders, ov[i]);
 	}
 	free(ov);
-	log_info("muster: %zu open incidents, %zu active orders", d->muster->n, n);
+	/* Said at start; a resync after a storage failure (the bus is up by then) only says it at
+	 * debug level, since the daemon logs the fault itself. */
+	if (d->bus == NULL)
+		log_info("muster: %zu open incidents, %zu active orders", d->muster->n, n);
+	else
+		log_debug("muster: %zu open incidents, %zu active orders", d->muster->n, n);
 	return 0;
 }
 

@@ -33,7 +33,9 @@
 /* Everything one plan_load needs while it runs. */
 struct plan_ctx {
 	struct conf conf;	/* errors go to the caller's strbuf */
-	const struct roster *r; /* NULL: references to the roster are not checked */
+	const struct roster *r; /* NULL: references to the roster are not checked; it may have
+				   failed its own checks (a unit's kind, a person's role or an
+				   expert's field NULL) */
 	struct plans *p;	/* being built */
 };
 
@@ -94,7 +96,7 @@ plan_check_unit(struct plan_ctx *x, const config_setting_t *g, const struct plan
 	for (i = 0; i < x->r->n_units; i++) {
 		const struct unit *u = &x->r->units[i];
 
-		if (strcmp(u->kind, s->kind) != 0 ||
+		if (u->kind == NULL || strcmp(u->kind, s->kind) != 0 ||
 		    (s->department >= 0 && u->department != s->department))
 			continue;
 		of_kind++;
@@ -122,7 +124,7 @@ plan_check_person(struct plan_ctx *x, const config_setting_t *g, const struct pl
 	for (i = 0; i < x->r->n_people; i++) {
 		const struct person *p = &x->r->people[i];
 
-		if (strcmp(p->role, s->role) == 0 &&
+		if (p->role != NULL && strcmp(p->role, s->role) == 0 &&
 		    (s->department < 0 || p->department == s->department))
 			return;
 	}
@@ -143,7 +145,7 @@ plan_check_expert(struct plan_ctx *x, const config_setting_t *g, const struct pl
 	for (i = 0; i < x->r->n_experts; i++) {
 		const struct expert *e = &x->r->experts[i];
 
-		if ((s->field == NULL || strcmp(e->field, s->field) == 0) &&
+		if ((s->field == NULL || (e->field != NULL && strcmp(e->field, s->field) == 0)) &&
 		    (!s->local || e->street >= 0) &&
 		    (s->department < 0 || e->department == s->department))
 			return;

@@ -53,6 +53,7 @@ enum {
 	ST_DRILL_GET,
 	ST_DRILL_INJECTS,
 	ST_DRILLS_ACTIVE,
+	ST_PAGE_COUNT,
 	ST_COUNT
 };
 
@@ -147,6 +148,7 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_DRILL_INJECTS] = "SELECT at_ms, incident, incident_id, fired_ms, error FROM drill_injects "
 			 "WHERE drill_id = ?1 ORDER BY idx",
     [ST_DRILLS_ACTIVE] = "SELECT id FROM drills WHERE state IN (0, 1) ORDER BY id",
+    [ST_PAGE_COUNT] = "PRAGMA page_count",
 };
 
 /* Schema version 1. The incident columns follow the Incident message in muster.proto. */
@@ -257,14 +259,89 @@ struct store {
 	uint8_t save_hash[STORE_HASH_LEN];
 	uint64_t batch_seq; /* head at BEGIN, restored on a failed commit */
 	uint8_t batch_hash[STORE_HASH_LEN];
+	unsigned released; /* units of work kept in the open batch */
+	/* Faults (docs/reliability.md, "Disk faults"). */
+	int batch_lost;	    /* SQLite rolled the whole batch back itself (SQLITE_FULL, I/O) */
+	int fault_rc;	    /* first SQLite error of the current unit of work, or of the commit */
+	int batch_fault_rc; /* first SQLite error of the open batch */
+	int quiet_rc;	    /* an I/O or full error already logged: again, only at debug level */
+	int wal_suspect;    /* a COMMIT failed, perhaps after writing its frames: seal the WAL */
+	int sync_lost;	    /* synchronous = FULL could not be restored: refuse every change */
+	long long default_max_pages; /* SQLite's own max_page_count */
+	long long max_pages;	     /* the limit in effect from max_db_pages; 0: none */
+	int near_full;		     /* the 90% warning was given */
 };
 
-/* Logs the connection's last error with CONTEXT. */
+/* Returns the class of SQLite result code RC. */
+static enum store_fault
+store_classify(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return STORE_FAULT_NONE;
+	case SQLITE_FULL:
+		return STORE_FAULT_FULL;
+	case SQLITE_IOERR:
+		return STORE_FAULT_IO;
+	default:
+		return STORE_FAULT_OTHER;
+	}
+}
+
+/* Remembers RC as the fault of the current unit of work and of the batch, unless one is
+ * known already (the first error is the cause; what follows is its consequence). */
+static void
+store_note_fault(struct store *s, int rc)
+{
+	if (store_classify(rc) == STORE_FAULT_NONE)
+		return;
+	if (s->fault_rc == 0)
+		s->fault_rc = rc;
+	if (s->in_batch && s->batch_fault_rc == 0)
+		s->batch_fault_rc = rc;
+}
+
+/* Logs the connection's last error with CONTEXT. A full disk or a failing one is logged once
+ * (then at debug level) until a commit succeeds, so that a long fault does not flood the log;
+ * the daemon logs its start, reminders and end. */
 static void
 store_log_error(struct store *s, const char *context)
 {
-	log_warnx("store: %s: %s (%d)", context, sqlite3_errmsg(s->db),
-		  sqlite3_extended_errcode(s->db));
+	int rc = sqlite3_extended_errcode(s->db);
+	enum store_fault f = store_classify(rc);
+
+	store_note_fault(s, rc);
+	if ((f == STORE_FAULT_FULL || f == STORE_FAULT_IO) && rc == s->quiet_rc) {
+		log_debug("store: %s: %s (%d)", context, sqlite3_errmsg(s->db), rc);
+		return;
+	}
+	if (f == STORE_FAULT_FULL || f == STORE_FAULT_IO)
+		s->quiet_rc = rc;
+	log_warnx("store: %s: %s (%d)", context, sqlite3_errmsg(s->db), rc);
+}
+
+/* SQLite rolls the whole transaction back by itself after some errors (SQLITE_FULL, I/O
+ * errors). Then the batch is lost: the changes already kept in it are gone, so it must not
+ * commit and nothing more may be written in it, or a later statement would run, and commit,
+ * on its own. Notices that and marks the batch lost; returns 1 when it is. */
+static int
+store_check_lost(struct store *s)
+{
+	if (!s->in_batch)
+		return 0;
+	if (!s->batch_lost && sqlite3_get_autocommit(s->db)) {
+		s->batch_lost = 1;
+		s->in_savepoint = 0;
+		s->head_seq = s->batch_seq;
+		memcpy(s->head_hash, s->batch_hash, STORE_HASH_LEN);
+		if (s->batch_fault_rc == 0)
+			s->batch_fault_rc = SQLITE_ABORT;
+		log_debug("store: SQLite rolled the batch back (%s); the rest of it is refused",
+			  sqlite3_errstr(s->batch_fault_rc));
+	}
+	return s->batch_lost;
 }
 
 /* Runs a prepared statement that returns no rows; resets it. */
@@ -272,12 +349,19 @@ static int
 store_step_done(struct store *s, int which)
 {
 	sqlite3_stmt *st = s->st[which];
-	int rc = sqlite3_step(st);
+	int rc;
 
+	/* In a lost batch every statement would run in autocommit mode: refuse them all. */
+	if (which != ST_BEGIN && which != ST_ROLLBACK && store_check_lost(s)) {
+		store_note_fault(s, s->batch_fault_rc);
+		return -1;
+	}
+	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		store_log_error(s, store_sql[which]);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
+		store_check_lost(s);
 		return -1;
 	}
 	sqlite3_reset(st);
@@ -298,6 +382,17 @@ store_pragma_text(sqlite3 *db, const char *sql)
 		out = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return out;
+}
+
+/* Reads the single integer result of SQL; -1 when there is none. */
+static long long
+store_pragma_int(sqlite3 *db, const char *sql)
+{
+	char *t = store_pragma_text(db, sql);
+	long long v = t ? strtoll(t, NULL, 10) : -1;
+
+	free(t);
+	return v;
 }
 
 /* Loads the timeline head (last seq and hash) from the database. */
@@ -409,6 +504,10 @@ store_open(const char *path, char **err)
 	}
 	if (store_load_head(s) != 0)
 		goto sqlfail;
+	/* After the schema, so that a small max_db_pages never stops it from being made. */
+	s->default_max_pages = store_pragma_int(s->db, "PRAGMA max_page_count");
+	if (s->default_max_pages <= 0)
+		goto sqlfail;
 	free(mode);
 	free(ver);
 	return s;
@@ -441,7 +540,19 @@ store_close(struct store *s)
 int
 store_savepoint(struct store *s)
 {
+	if (!s->in_savepoint)
+		s->fault_rc = 0;
+	if (s->sync_lost) {
+		s->fault_rc = SQLITE_IOERR;
+		return -1;
+	}
+	if (store_check_lost(s)) {
+		s->fault_rc = s->batch_fault_rc;
+		return -1;
+	}
 	if (!s->in_batch) {
+		s->batch_fault_rc = 0;
+		s->released = 0;
 		if (store_step_done(s, ST_BEGIN) != 0)
 			return -1;
 		s->in_batch = 1;
@@ -463,11 +574,14 @@ store_release(struct store *s)
 {
 	if (!s->in_savepoint)
 		return 0;
+	if (store_check_lost(s))
+		return -1;
 	s->in_savepoint = 0;
 	if (store_step_done(s, ST_RELEASE) != 0) {
 		store_rollback_to(s);
 		return -1;
 	}
+	s->released++;
 	return 0;
 }
 
@@ -476,12 +590,81 @@ store_rollback_to(struct store *s)
 {
 	if (!s->in_batch)
 		return;
+	if (store_check_lost(s))
+		return; /* nothing left to roll back to; the head is the batch's already */
 	/* ROLLBACK TO keeps the savepoint open; RELEASE then removes it. */
 	if (store_step_done(s, ST_ROLLBACK_TO) != 0 || store_step_done(s, ST_RELEASE) != 0)
 		log_warnx("store: cannot roll back to savepoint; the batch will be rolled back");
+	if (store_check_lost(s))
+		return;
 	s->in_savepoint = 0;
 	s->head_seq = s->save_seq;
 	memcpy(s->head_hash, s->save_hash, STORE_HASH_LEN);
+}
+
+/* A COMMIT that failed at its fsync has written its frames to the WAL, commit mark and all; the
+ * file holds them though SQLite forgot them. A daemon killed now would find them at its next
+ * start and bring back what every reply of the batch called not done. A committed write over
+ * them breaks their checksum chain: here a rewrite of user_version, which holds nothing, made
+ * without fsync (the disk is failing; against a crash of the process, the page cache is
+ * enough). While even that fails (writes failing too), it is tried again at each tick. */
+static void
+store_seal(struct store *s)
+{
+	char sql[128];
+	int ok;
+
+	snprintf(sql, sizeof sql,
+		 "PRAGMA synchronous = OFF; BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;",
+		 STORE_SCHEMA_VERSION);
+	ok = sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok && !sqlite3_get_autocommit(s->db) &&
+	    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("store: seal: rollback failed");
+	/* Never go on without synchronous = FULL: refuse every change instead. */
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	    store_pragma_int(s->db, "PRAGMA synchronous") != 2) {
+		if (!s->sync_lost)
+			log_warnx(
+			    "store: cannot restore synchronous = FULL: every change is refused "
+			    "from now on; restart the daemon");
+		s->sync_lost = 1;
+	}
+	if (ok) {
+		s->wal_suspect = 0;
+		log_debug("store: WAL sealed after the failed commit");
+	}
+}
+
+void
+store_maintain(struct store *s)
+{
+	if (s->wal_suspect && !s->in_batch)
+		store_seal(s);
+}
+
+/* After a commit: warns once when the database passes 90% of max_db_pages. */
+static void
+store_watch_size(struct store *s)
+{
+	sqlite3_stmt *st = s->st[ST_PAGE_COUNT];
+	long long pages = -1;
+
+	if (s->max_pages <= 0)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (pages < 0)
+		return;
+	if (!s->near_full && pages * 10 >= s->max_pages * 9) {
+		s->near_full = 1;
+		log_warnx("store: the database has %lld of its %lld pages (max_db_pages); changes "
+			  "are refused once it is full",
+			  pages, s->max_pages);
+	} else if (s->near_full && pages * 10 < s->max_pages * 8) {
+		s->near_full = 0;
+	}
 }
 
 int
@@ -491,17 +674,64 @@ store_commit(struct store *s)
 		return 0;
 	if (s->in_savepoint)
 		store_release(s);
+	s->fault_rc = 0;
+	if (store_check_lost(s)) {
+		s->fault_rc = s->batch_fault_rc;
+		s->in_batch = 0;
+		s->batch_lost = 0;
+		return -1;
+	}
 	if (store_step_done(s, ST_COMMIT) != 0) {
 		/* A failed COMMIT may leave the transaction open; end it for certain. */
 		if (!sqlite3_get_autocommit(s->db) && store_step_done(s, ST_ROLLBACK) != 0)
 			log_warnx("store: rollback after failed commit failed too");
 		s->in_batch = 0;
+		s->batch_lost = 0;
+		s->in_savepoint = 0;
 		s->head_seq = s->batch_seq;
 		memcpy(s->head_hash, s->batch_hash, STORE_HASH_LEN);
+		s->wal_suspect = 1;
+		store_seal(s);
 		return -1;
 	}
 	s->in_batch = 0;
+	s->wal_suspect = 0; /* this commit's frames overwrote whatever a failed one left */
+	s->quiet_rc = 0;
+	store_watch_size(s);
 	return 0;
+}
+
+unsigned
+store_batch_kept(const struct store *s)
+{
+	return s->in_batch && !s->batch_lost ? s->released : 0;
+}
+
+enum store_fault
+store_fault(const struct store *s, const char **detail)
+{
+	if (detail)
+		*detail = s->fault_rc ? sqlite3_errstr(s->fault_rc) : "no error";
+	return store_classify(s->fault_rc);
+}
+
+long long
+store_set_max_pages(struct store *s, long long max, long long *pages)
+{
+	char sql[64];
+	long long got;
+
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+		 max > 0 ? max : s->default_max_pages);
+	got = store_pragma_int(s->db, sql);
+	*pages = store_pragma_int(s->db, "PRAGMA page_count");
+	if (got < 0 || *pages < 0) {
+		store_log_error(s, "max_page_count");
+		return -1;
+	}
+	s->max_pages = max > 0 ? got : 0;
+	s->near_full = 0;
+	return got;
 }
 
 int

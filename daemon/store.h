@@ -49,6 +49,26 @@ void store_rollback_to(struct store *s);
 int store_commit(struct store *s);
 /* Returns 1 while a batch transaction is open. */
 int store_in_batch(const struct store *s);
+/* Returns how many units of work the open batch keeps (released savepoints), 0 when none or
+ * when the batch is lost. */
+unsigned store_batch_kept(const struct store *s);
+
+/* Storage faults (docs/reliability.md, "Disk faults"). */
+enum store_fault {
+	STORE_FAULT_NONE,  /* no SQLite error */
+	STORE_FAULT_FULL,  /* SQLITE_FULL: the disk, or max_db_pages */
+	STORE_FAULT_IO,	   /* an I/O error: a write, an fsync */
+	STORE_FAULT_OTHER, /* anything else */
+};
+/* What failed the current unit of work (since its savepoint) or the last commit; *DETAIL (when
+ * not NULL) is SQLite's description, a static string. */
+enum store_fault store_fault(const struct store *s, const char **detail);
+/* Between batches: finishes what a failed commit left to do (see store.c, store_seal). */
+void store_maintain(struct store *s);
+/* Limits the database to MAX pages (PRAGMA max_page_count); 0 lifts the limit. Returns the
+ * limit in effect, which SQLite never sets below the current size, or -1; *PAGES is the
+ * current size in pages. */
+long long store_set_max_pages(struct store *s, long long max, long long *pages);
 
 /* Appends EV to the timeline inside the open savepoint; fills ev->seq and ev->hash. */
 int store_append(struct store *s, struct tl_event *ev);

@@ -386,6 +386,28 @@ test_bad_plans(void)
 	expect_errors(CONF "bad-plans/musterd.conf", p);
 }
 
+/* A roster with a unit without kind, a person without role and an expert without field,
+ * checked against plans that ask for each: every problem is reported, and the plans' checks
+ * step over what is missing (they dereferenced it: found by fuzz/fuzz_config). */
+static void
+test_bad_incomplete_roster(void)
+{
+	static const char *const r[] = {
+	    "bad-incomplete/roster.conf:9: unit 'vg-s1c1': missing 'kind'",
+	    "bad-incomplete/roster.conf:15: person 'p1': missing 'role'",
+	    "bad-incomplete/roster.conf:20: expert 'x1': missing 'field'",
+	    "good.conf:28: plan 'fire.ebike' tier 3 group 'response' member #2: no unit of kind "
+	    "'volunteer_guard' of department 'police' in the roster",
+	    "good.conf:24: plan 'fire.ebike' tier 3 group 'lead' member #1: no person with role "
+	    "'commander' in the roster",
+	    "good.conf:36: plan 'fire.ebike' tier 1 group 'technical_support' member #1: no expert "
+	    "with field 'fire' of department 'fire' in the roster",
+	    NULL,
+	};
+
+	expect_errors(CONF "bad-incomplete/musterd.conf", r);
+}
+
 /* Writing a key pair and reading it back; files are private. */
 static void
 test_key_roundtrip(void)
@@ -454,6 +476,7 @@ main(void)
 	RUN(test_bad_agent);
 	RUN(test_bad_key);
 	RUN(test_bad_plans);
+	RUN(test_bad_incomplete_roster);
 	RUN(test_key_roundtrip);
 	RUN(test_help);
 	TEST_DONE();

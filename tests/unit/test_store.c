@@ -953,6 +953,63 @@ out:
 }
 
 /* Runs the store tests in a temporary directory, removed at the end. */
+/* A full database (max_page_count): SQLite rolls the whole batch back by itself, so the unit
+ * kept before the failure is gone too; nothing more may be written in that batch (it would
+ * commit on its own), its commit fails, and the chain stays whole. Raising the limit lets
+ * the next batch commit, without reopening. */
+static void
+test_full_batch(void)
+{
+	char *path = db_path("full.db");
+	struct store *s = open_store(path);
+	long long pages = 0, limit;
+	const char *detail = NULL;
+	char big[3001];
+	uint64_t seq;
+	int i, failed = 0;
+
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	for (i = 0; i < 3; i++)
+		CHECK(append_one(s, "test", "before", 0, "{}", NULL) == (uint64_t)i + 1);
+	CHECK(store_commit(s) == 0);
+	limit = store_set_max_pages(s, 1, &pages);
+	CHECK(pages > 1 && limit == pages); /* never below the present size */
+	CHECK(store_set_max_pages(s, pages + 2, &pages) == pages + 2);
+	/* Unit A fits; unit B fills the two pages left and fails. */
+	CHECK(append_one(s, "test", "kept-then-lost", 0, "{}", NULL) == 4);
+	CHECK(store_batch_kept(s) == 1);
+	CHECK(store_savepoint(s) == 0);
+	for (i = 0; i < 100 && !failed; i++) {
+		struct tl_event ev = {.actor = "test", .kind = "big", .body = big};
+
+		failed = store_append(s, &ev) != 0;
+	}
+	CHECK(failed);
+	CHECK(store_fault(s, &detail) == STORE_FAULT_FULL);
+	store_rollback_to(s);
+	CHECK(store_batch_kept(s) == 0); /* A went with it */
+	CHECK(store_savepoint(s) == -1); /* nothing more in this batch */
+	CHECK(store_fault(s, NULL) == STORE_FAULT_FULL);
+	CHECK(store_in_batch(s) == 1);
+	CHECK(store_commit(s) == -1);
+	CHECK(store_fault(s, NULL) == STORE_FAULT_FULL);
+	CHECK(store_in_batch(s) == 0);
+	expect_chain(s, 3);
+	/* Space returns: no limit; the next batch commits and chains on seq 3. */
+	CHECK(store_set_max_pages(s, 0, &pages) > pages);
+	seq = append_one(s, "test", "after", 0, "{}", NULL);
+	CHECK(seq == 4);
+	CHECK(store_commit(s) == 0);
+	CHECK(store_fault(s, NULL) == STORE_FAULT_NONE);
+	expect_chain(s, 4);
+	store_close(s);
+	s = open_store(path);
+	expect_chain(s, 4);
+	store_close(s);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -971,6 +1028,7 @@ main(void)
 	RUN(test_agent_seq);
 	RUN(test_units);
 	RUN(test_drills);
+	RUN(test_full_batch);
 	CHECK(nftw(test_dir, rm_entry_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
 	TEST_DONE();
 }

@@ -1,0 +1,1 @@
+ı €„¯ı1’$spreading to the next building

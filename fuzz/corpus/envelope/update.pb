@@ -1,0 +1,1 @@
+ù €„¯ı1ò"	spreading (0(:second call
