@@ -30,13 +30,16 @@ __asan_default_options(void)
 
 /* LeakSanitizer's built-in suppressions. libconfig 1.5 (Debian 12) leaks the text of a
  * string literal that a syntax error follows (a bare `""` is enough): its scanner allocates it
- * (libconfig_yylex, strbuf_append; ours is strbuf_addf) and the parser drops it without
- * freeing. config_destroy cannot reach it; it is libconfig's, not ours (docs/reliability.md,
- * "Fuzzing"). */
+ * (libconfig_yylex, strbuf_append) and the parser drops it without freeing; config_destroy
+ * cannot reach it. It is libconfig's, not ours (docs/reliability.md, "Fuzzing"). Suppressed by
+ * module, not by function: a machine without llvm-symbolizer has no function names, and the
+ * leak was reported there. Only libconfig's own allocations are concerned (ours never pass
+ * through it); a config_t we forgot to destroy would be hidden here, not in the unit tests
+ * under ASan. */
 const char *
 __lsan_default_suppressions(void)
 {
-	return "leak:libconfig_yylex\nleak:strbuf_append\n";
+	return "leak:libconfig.so\n";
 }
 
 static char fuzz_dir[256]; /* the scratch directory, "" before fuzz_scratch */

@@ -16,7 +16,7 @@
  * bytes, the failing one last), and MUSTER_FUZZ_REPLAY=FILE feeds all of them but the last
  * after the first rebuild, before the input given: `MUSTER_FUZZ_REPLAY=history fuzz_envelope
  * crash-...` replays the failure (up to the drill's random start). `./run fuzz` keeps the
- * history in build-fuzz/artifacts/envelope/. */
+ * history in build-fuzz/fuzz-envelope.history. */
 /* nftw() is an X/Open extension. */
 #define _XOPEN_SOURCE 700
 
