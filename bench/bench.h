@@ -4,10 +4,18 @@
 #ifndef MUSTER_BENCH_H
 #define MUSTER_BENCH_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* A deterministic random number generator (splitmix64). */
 static inline uint64_t
@@ -91,6 +99,49 @@ static inline double
 bench_s(int64_t from_ns, int64_t to_ns)
 {
 	return (double)(to_ns - from_ns) / 1e9;
+}
+
+/* Runs ARGV[0] with ARGV as a child, stdin from /dev/null and stdout to OUT_PATH, and waits
+ * for it: its wait status in *ST, its rusage (with its reaped children) in *RU and the wall
+ * time in *NS. Returns 0, or -1 after saying why (NAME is the benchmark's). */
+static inline int
+bench_run_child(const char *name, char *const argv[], const char *out_path, int *st,
+		struct rusage *ru, int64_t *ns)
+{
+	struct timespec a, b;
+	pid_t pid, got;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (clock_gettime(CLOCK_MONOTONIC, &a) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: fork: %s\n", name, strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		fprintf(stderr, "%s: %s: %s\n", name, argv[0], strerror(errno));
+		_exit(127);
+	}
+	memset(ru, 0, sizeof *ru);
+	do
+		got = wait4(pid, st, 0, ru);
+	while (got < 0 && errno == EINTR);
+	if (clock_gettime(CLOCK_MONOTONIC, &b) != 0)
+		return -1;
+	*ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+	if (got != pid) {
+		fprintf(stderr, "%s: wait4: %s\n", name, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 #endif

@@ -597,39 +597,13 @@ bench_spawn(const char *muster, struct bench_scn *sc, const char *out_path)
 	char *argv[] = {(char *)muster, "drill", "run", sc->path, "--virtual", NULL};
 	struct bench_run *r = &sc->run[sc->ok];
 	struct rusage ru;
-	int64_t t0, t1;
-	pid_t pid, got;
+	int64_t wall;
 	char *text;
 	int st = 0;
 
 	memset(r, 0, sizeof *r);
-	fflush(stdout);
-	fflush(stderr);
-	t0 = util_mono_ns();
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "bench_drill: fork: %s\n", strerror(errno));
+	if (bench_run_child("bench_drill", argv, out_path, &st, &ru, &wall) != 0)
 		return -1;
-	}
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY),
-		    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		fprintf(stderr, "bench_drill: %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	memset(&ru, 0, sizeof ru);
-	do
-		got = wait4(pid, &st, 0, &ru);
-	while (got < 0 && errno == EINTR);
-	t1 = util_mono_ns();
-	if (got != pid) {
-		fprintf(stderr, "bench_drill: wait4: %s\n", strerror(errno));
-		return -1;
-	}
 	if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 3)) {
 		printf("  %s: run failed (%s %d; report in %s)\n", sc->name,
 		       WIFEXITED(st) ? "exit status" : "signal",
@@ -648,7 +622,7 @@ bench_spawn(const char *muster, struct bench_scn *sc, const char *out_path)
 	}
 	free(text);
 	r->exit_status = WEXITSTATUS(st);
-	r->wall_s = bench_s(t0, t1);
+	r->wall_s = (double)wall / 1e9;
 	r->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	r->rss_mib = (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */

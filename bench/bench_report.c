@@ -462,44 +462,18 @@ static int
 bench_spawn(char *const argv[], const char *out_path, struct bench_prog *p)
 {
 	struct rusage ru;
-	int64_t t0, t1;
-	pid_t pid, got;
+	int64_t wall;
 	int st = 0;
 
-	fflush(stdout);
-	fflush(stderr);
-	t0 = util_mono_ns();
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "bench_report: fork: %s\n", strerror(errno));
+	if (bench_run_child("bench_report", argv, out_path, &st, &ru, &wall) != 0)
 		return -1;
-	}
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY),
-		    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		fprintf(stderr, "bench_report: %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	memset(&ru, 0, sizeof ru);
-	do
-		got = wait4(pid, &st, 0, &ru);
-	while (got < 0 && errno == EINTR);
-	t1 = util_mono_ns();
-	if (got != pid) {
-		fprintf(stderr, "bench_report: wait4: %s\n", strerror(errno));
-		return -1;
-	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		printf("  %s: run failed (%s %d)\n", p->name,
 		       WIFEXITED(st) ? "exit status" : "signal",
 		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		return -1;
 	}
-	p->wall_s[p->ok] = bench_s(t0, t1);
+	p->wall_s[p->ok] = (double)wall / 1e9;
 	p->cpu_s[p->ok] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 			  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	p->rss_mib[p->ok] = (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
