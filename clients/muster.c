@@ -88,6 +88,9 @@ usage(void)
 	    "                               response-circle figures of an analysis database;\n"
 	    "                               SLICE: type tier priority street community grid\n"
 	    "                               hour day kind department\n"
+	    "  status [--json]              what the daemon holds (memory, open incidents,\n"
+	    "                               orders, sessions, batches, database), the highest\n"
+	    "                               each has been, and its limit\n"
 	    "  snapshot NAME                a consistent copy of the daemon's database, written\n"
 	    "                               into its snapshot_dir (for analysis)\n"
 	    "  plans [TYPE] [--json]        the response plans (tiers, groups, rings) as loaded\n"
@@ -663,6 +666,81 @@ cmd_whistle(int argc, char **argv)
 	if (r->body_case != MUSTER__ENVELOPE__BODY_WHISTLE_REPLY || !r->whistle_reply->whistle)
 		die("unexpected reply %s", wire_body_name(r->body_case));
 	print_whistle(r->whistle_reply->whistle, as_json);
+	wire_free(r);
+	return 0;
+}
+
+/* muster status [--json]: the daemon's gauges with their high-water marks and limits, and
+ * its counters (docs/operations.md, "Resources"). */
+static int
+cmd_status(int argc, char **argv)
+{
+	Envelope e, *r;
+	Muster__GetStatus gs;
+	const Muster__StatusReply *sr;
+	int as_json = 0;
+	size_t i;
+
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		as_json = 1;
+	else if (argc != 1)
+		usage();
+	muster__envelope__init(&e);
+	muster__get_status__init(&gs);
+	e.body_case = MUSTER__ENVELOPE__BODY_GET_STATUS;
+	e.get_status = &gs;
+	r = call(&e);
+	if (r->body_case != MUSTER__ENVELOPE__BODY_STATUS_REPLY)
+		die("unexpected reply %s", wire_body_name(r->body_case));
+	sr = r->status_reply;
+	if (as_json) {
+		json_t *o = json_pack(
+		    "{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:{}}", "version", sr->version,
+		    "started_at_ms", (json_int_t)sr->started_at_ms, "virtual_clock",
+		    sr->virtual_clock, "batches", (json_int_t)sr->batches, "batch_failures",
+		    (json_int_t)sr->batch_failures, "undelivered", (json_int_t)sr->undelivered,
+		    "send_queue_full", (json_int_t)sr->send_queue_full, "refused_at_limit",
+		    (json_int_t)sr->refused_at_limit, "gauges");
+
+		if (o == NULL)
+			die("out of memory");
+		for (i = 0; i < sr->n_gauges; i++) {
+			const Muster__Gauge *g = sr->gauges[i];
+			json_t *v = json_pack("{s:I, s:I, s:I, s:s}", "value", (json_int_t)g->value,
+					      "high_water", (json_int_t)g->high_water, "limit",
+					      (json_int_t)g->limit, "unit", g->unit);
+
+			if (v == NULL ||
+			    json_object_set_new(json_object_get(o, "gauges"), g->name, v) != 0)
+				die("out of memory");
+		}
+		if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+		    putchar('\n') == EOF)
+			die("cannot write the status");
+		json_decref(o);
+	} else {
+		char t[64];
+
+		printf("musterd %s, started %s%s\n", sr->version,
+		       fmt_time(sr->started_at_ms, t, sizeof t),
+		       sr->virtual_clock ? " (drill clock)" : "");
+		printf("%-16s %14s %14s %14s  %s\n", "gauge", "now", "high-water", "limit", "unit");
+		for (i = 0; i < sr->n_gauges; i++) {
+			const Muster__Gauge *g = sr->gauges[i];
+			char lim[32];
+
+			if (g->limit > 0)
+				snprintf(lim, sizeof lim, "%" PRId64, g->limit);
+			else
+				snprintf(lim, sizeof lim, "-");
+			printf("%-16s %14" PRId64 " %14" PRId64 " %14s  %s\n", g->name, g->value,
+			       g->high_water, lim, g->unit);
+		}
+		printf("batches %" PRIu64 " (%" PRIu64 " failed), undelivered %" PRIu64 " (%" PRIu64
+		       " to a full queue), refused at a limit %" PRIu64 "\n",
+		       sr->batches, sr->batch_failures, sr->undelivered, sr->send_queue_full,
+		       sr->refused_at_limit);
+	}
 	wire_free(r);
 	return 0;
 }
@@ -1738,6 +1816,8 @@ main(int argc, char **argv)
 		return cmd_watch(argc, argv);
 	if (strcmp(argv[0], "snapshot") == 0)
 		return cmd_snapshot(argc, argv);
+	if (strcmp(argv[0], "status") == 0)
+		return cmd_status(argc, argv);
 	if (strcmp(argv[0], "whistle") == 0)
 		return cmd_whistle(argc, argv);
 	if (strcmp(argv[0], "divert") == 0)

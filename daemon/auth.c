@@ -31,6 +31,24 @@ auth_send(void *s, const void *data, size_t len, int more)
 	return zmq_send(s, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
+/* The log limit for refusals on socket DOMAIN. */
+static struct log_limit *
+auth_limit(const char *domain)
+{
+	static struct log_limit control = {.what = "refused keys on control"},
+				agents = {.what = "refused keys on agents"},
+				feed = {.what = "refused keys on feed"},
+				other = {.what = "refused keys"};
+
+	if (strcmp(domain, "control") == 0)
+		return &control;
+	if (strcmp(domain, "agents") == 0)
+		return &agents;
+	if (strcmp(domain, "feed") == 0)
+		return &feed;
+	return &other;
+}
+
 /* Answers one ZAP request. */
 static void
 auth_read_cb(void *sock, void *arg)
@@ -103,8 +121,11 @@ auth_read_cb(void *sock, void *arg)
 		if (n == 7 && zmq_msg_size(&f[6]) == 32 &&
 		    zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32) == NULL)
 			z85[0] = '\0';
-		log_warnx("auth: refused %s key %s on %s: %s", mech[0] ? mech : "?",
-			  z85[0] ? z85 : "-", domain[0] ? domain : "?", text);
+		/* A refused client's library connects again every 100 ms: limited, one limit
+		 * per socket so that one socket's refusals never hide another's. */
+		log_warnx_limited(auth_limit(domain), "auth: refused %s key %s on %s: %s",
+				  mech[0] ? mech : "?", z85[0] ? z85 : "-",
+				  domain[0] ? domain : "?", text);
 	}
 	if (auth_send(sock, "1.0", 3, 1) != 0 ||
 	    auth_send(sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), 1) != 0 ||

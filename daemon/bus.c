@@ -38,6 +38,7 @@ struct bus {
 	struct outmsg *q; /* queued, not yet sent */
 	size_t n_q, cap_q;
 	uint64_t undelivered;
+	uint64_t queue_full;  /* of those: the peer's queue was at its high-water mark */
 	uint64_t sent[BUS_N]; /* messages handed to each socket */
 	int muted;	      /* replay: messages are dropped, not sent */
 };
@@ -81,8 +82,10 @@ bus_read_cb(void *sock, void *arg)
 			more = zmq_msg_more(&extra);
 			zmq_msg_close(&extra);
 		} while (more);
-		log_warnx("bus: %s: message with more than one body frame dropped",
-			  bus_names[which]);
+		static struct log_limit frames = {.what = "messages with extra frames"};
+
+		log_warnx_limited(&frames, "bus: %s: message with more than one body frame dropped",
+				  bus_names[which]);
 		goto done;
 	}
 	{
@@ -139,6 +142,7 @@ bus_open(struct bus *b, int which, char **err)
 	    zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, name, strlen(name)) != 0 ||
 	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
 	    bus_setint(s, ZMQ_SNDHWM, b->cfg->send_hwm, "SNDHWM") != 0 ||
+	    bus_setint(s, ZMQ_RCVHWM, b->cfg->recv_hwm, "RCVHWM") != 0 ||
 	    bus_setint(s, ZMQ_LINGER, 1000, "LINGER") != 0 ||
 	    bus_setint(s, ZMQ_HEARTBEAT_IVL, 5000, "HEARTBEAT_IVL") != 0 ||
 	    bus_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 15000, "HEARTBEAT_TIMEOUT") != 0) {
@@ -282,6 +286,18 @@ bus_undelivered(const struct bus *b)
 	return b->undelivered;
 }
 
+uint64_t
+bus_queue_full(const struct bus *b)
+{
+	return b->queue_full;
+}
+
+size_t
+bus_queued(const struct bus *b)
+{
+	return b->n_q;
+}
+
 /* The one place where the daemon sends. Never blocks: a full queue or an unknown peer is
  * counted and logged, never waited for. */
 static void
@@ -306,6 +322,10 @@ bus_send_now(struct bus *b, struct outmsg *o)
 		if (errno == EHOSTUNREACH)
 			log_warnx("bus: %s: peer is gone; message of %zu bytes not delivered",
 				  bus_names[o->which], o->len);
+		else if (errno == EAGAIN)
+			/* Counted, and told as a resource event (daemon_resources), not logged
+			 * per message: a peer that stopped reading would flood the log. */
+			b->queue_full++;
 		else
 			log_warn("bus: %s: send", bus_names[o->which]);
 	}

@@ -76,5 +76,9 @@ void bus_mute(struct bus *b);
 uint64_t bus_count(const struct bus *b, enum bus_socket which);
 /* Returns how many messages could not be delivered since start (unreachable or full). */
 uint64_t bus_undelivered(const struct bus *b);
+/* Returns how many of those were refused because the peer's queue was full (send_hwm). */
+uint64_t bus_queue_full(const struct bus *b);
+/* Returns how many messages are queued, waiting for the batch's commit. */
+size_t bus_queued(const struct bus *b);
 
 #endif

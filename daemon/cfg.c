@@ -79,6 +79,15 @@ static const struct cfg_option cfg_options[] = {
 	    "messages read per socket per wake-up, so no socket starves the others"),
     CFG_INT("send_hwm", send_hwm, 1, 1000000, 10000,
 	    "ZeroMQ send high-water mark per peer, messages"),
+    CFG_INT("recv_hwm", recv_hwm, 1, 1000000, 1000,
+	    "ZeroMQ receive high-water mark per peer, messages: what a peer may have waiting "
+	    "to be read; beyond it the peer's TCP connection waits"),
+    CFG_INT("wal_max_pages", wal_max_pages, 16, 1000000, 8192,
+	    "the write-ahead log is checkpointed after a commit that leaves it this long, in "
+	    "pages (4096 bytes), even without an idle moment; applies on SIGHUP"),
+    CFG_INT("max_open_incidents", max_open_incidents, 0, 10000000, 20000,
+	    "most incidents open (being mustered) at once; 0: no limit. Beyond it new incidents "
+	    "are refused (RESOURCE_EXHAUSTED), drill incidents first; applies on SIGHUP"),
     CFG_INT("max_db_pages", max_db_pages, 0, 2147483647, 0,
 	    "largest the database may grow, in pages (4096 bytes); 0: no limit. Once full, "
 	    "changes are refused (UNAVAILABLE \"the database is full\") until space is freed "

@@ -47,6 +47,9 @@ struct config {
 	int checkpoint_idle_ms; /* WAL checkpoint after this long without writes */
 	int io_budget;		/* messages read per socket per wake-up */
 	int send_hwm;		/* ZeroMQ send high-water mark per peer */
+	int recv_hwm;		/* ZeroMQ receive high-water mark per peer */
+	int max_open_incidents; /* 0: no limit (reloadable) */
+	int wal_max_pages;	/* checkpoint when the WAL is this long (reloadable) */
 	int max_db_pages;	/* PRAGMA max_page_count; 0: no limit (reloadable) */
 	char public_key[41];	/* the daemon's CURVE key pair, Z85 */
 	char secret_key[41];

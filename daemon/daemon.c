@@ -47,6 +47,8 @@ struct handler {
 #define READERS (ROLE_OPERATOR | ROLE_COORDINATOR | ROLE_OBSERVER)
 
 static int daemon_advance_clock(struct request *r);
+static int daemon_status(struct request *r);
+static void daemon_flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_SUBMIT_INCIDENT, BUS_CONTROL, STAFF, 1, incident_submit},
@@ -69,6 +71,7 @@ static const struct handler daemon_handlers[] = {
     {MUSTER__ENVELOPE__BODY_ARM_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 1, blind_arm},
     {MUSTER__ENVELOPE__BODY_GET_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 0, blind_get},
     {MUSTER__ENVELOPE__BODY_ABORT_DRILL, BUS_CONTROL, ROLE_COORDINATOR, 1, blind_abort},
+    {MUSTER__ENVELOPE__BODY_GET_STATUS, BUS_CONTROL, READERS, 0, daemon_status},
 };
 
 uint64_t
@@ -317,17 +320,26 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 	memset(&r, 0, sizeof r);
 	r.d = d;
 	r.msg = m;
+	d->batch_messages++;
 	env = wire_decode(m->data, m->len, &code, &why);
 	if (env == NULL) {
-		log_warnx("daemon: %s: bad frame of %zu bytes: %s", m->user_id, m->len, why);
+		static struct log_limit bad = {.what = "bad frames"};
+
+		log_warnx_limited(&bad, "daemon: %s: bad frame of %zu bytes: %s", m->user_id,
+				  m->len, why);
 		daemon_error(d, m, 0, code, NULL, why);
+		if (d->batch_messages >= DAEMON_BATCH_MAX)
+			daemon_flush_cb(-1, 0, d);
 		return;
 	}
 	r.env = env;
 	r.client = cfg_client_by_id(d->cfg, m->user_id);
 	if (r.client == NULL) {
 		/* Admitted under a key that a reload has since removed. */
-		log_warnx("daemon: message from %s refused: key no longer enrolled", m->user_id);
+		static struct log_limit gone = {.what = "messages under removed keys"};
+
+		log_warnx_limited(&gone, "daemon: message from %s refused: key no longer enrolled",
+				  m->user_id);
 		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__FORBIDDEN, NULL,
 			     "your key is no longer enrolled");
 		goto out;
@@ -340,8 +352,10 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 		goto out;
 	}
 	if (!(h->roles & (int)r.client->role)) {
-		log_warnx("daemon: %s (%s) may not send %s", m->user_id,
-			  cfg_role_name(r.client->role), wire_body_name(env->body_case));
+		static struct log_limit role = {.what = "messages refused for their role"};
+
+		log_warnx_limited(&role, "daemon: %s (%s) may not send %s", m->user_id,
+				  cfg_role_name(r.client->role), wire_body_name(env->body_case));
 		daemon_error(d, m, env->correlation_id, MUSTER__ERROR_CODE__FORBIDDEN, NULL,
 			     "your role may not send this request");
 		goto out;
@@ -392,6 +406,8 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 	daemon_schedule_flush(d);
 out:
 	wire_free(env);
+	if (d->batch_messages >= DAEMON_BATCH_MAX)
+		daemon_flush_cb(-1, 0, d); /* the scheduled flush finds nothing left to do */
 }
 
 /* Checks a snapshot request and records it; the copy is made after this iteration's commit,
@@ -579,6 +595,9 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	struct timeval idle = {0, 0};
 
+	gauge_set(&d->gauges, GAUGE_BATCH_MESSAGES, (int64_t)d->batch_messages);
+	gauge_set(&d->gauges, GAUGE_BATCH_SENDS, (int64_t)bus_queued(d->bus));
+	d->batch_messages = 0;
 	if (store_in_batch(d->store)) {
 		unsigned kept = store_batch_kept(d->store);
 		char text[512];
@@ -607,7 +626,12 @@ daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 	bus_release(d->bus);
 	if (d->advance.pending)
 		daemon_advance(d);
-	if (d->writes_since_checkpoint > 0) {
+	gauge_set(&d->gauges, GAUGE_WAL_PAGES, store_wal_pages(d->store));
+	/* Not only when idle: under steady load there is no idle moment, and the WAL would grow
+	 * without end (tests/integration/test_flood.py). */
+	if (store_wal_pages(d->store) >= d->cfg->wal_max_pages && store_checkpoint(d->store) == 0)
+		d->writes_since_checkpoint = 0;
+	if (d->writes_since_checkpoint > 0 || store_wal_pages(d->store) > 0) {
 		idle.tv_sec = d->cfg->checkpoint_idle_ms / 1000;
 		idle.tv_usec = (d->cfg->checkpoint_idle_ms % 1000) * 1000;
 		if (event_add(d->idle_ev, &idle) != 0)
@@ -664,6 +688,148 @@ daemon_flush_now(struct daemon *d)
 	daemon_flush_cb(-1, 0, d);
 }
 
+/* Reads the gauges that are not measured as they change. */
+static void
+daemon_gauges_read(struct daemon *d)
+{
+	struct gauges *g = &d->gauges;
+
+	gauge_set(g, GAUGE_RSS, gauge_rss_kib());
+	gauge_set(g, GAUGE_OPEN_INCIDENTS, (int64_t)muster_open_count(d->muster, NULL));
+	gauge_set(g, GAUGE_ACTIVE_ORDERS, (int64_t)orders_count(d->orders));
+	gauge_set(g, GAUGE_AGENT_SESSIONS, (int64_t)agents_count(d->agents));
+	gauge_set(g, GAUGE_DB_PAGES, store_pages(d->store));
+	g->limit[GAUGE_OPEN_INCIDENTS] = d->cfg->max_open_incidents;
+	g->limit[GAUGE_DB_PAGES] = d->cfg->max_db_pages;
+}
+
+/* Records one resource event in a unit of work of its own. Returns 0 or -1. */
+static int
+daemon_emit_resource(struct daemon *d, const char *kind, json_t *body)
+{
+	if (store_savepoint(d->store) != 0) {
+		json_decref(body);
+		return -1;
+	}
+	if (daemon_emit(d, "musterd", kind, 0, 0, body) != 0) {
+		store_rollback_to(d->store);
+		return -1;
+	}
+	return store_release(d->store);
+}
+
+/* Once a minute at most: what a counter of refusals has to tell since it last did. */
+static int
+daemon_resource_due(uint64_t now_count, uint64_t told, int64_t told_ns, int64_t now_ns)
+{
+	return now_count > told && (told_ns == 0 || now_ns - told_ns >= 60 * INT64_C(1000000000));
+}
+
+/* Makes growth visible: a gauge whose high-water mark rose by a quarter since it was last told
+ * is told as a resource.high_water event; refusals at a limit and sends refused by a full peer
+ * queue are told as resource.limit and resource.queue_full, once a minute at most. Not on a
+ * virtual clock, whose timelines must come out the same on every run. */
+static void
+daemon_resources(struct daemon *d)
+{
+	int64_t now = util_mono_ns(), prev;
+	uint64_t full = bus_queue_full(d->bus);
+	int g;
+
+	daemon_gauges_read(d);
+	if (util_clock_is_virtual())
+		return;
+	for (g = 0; g < GAUGE_N; g++) {
+		struct gauges *s = &d->gauges;
+		json_t *body;
+
+		if (!gauge_report_due(s, (enum gauge_id)g, &prev))
+			continue;
+		body = json_pack("{s:s, s:I, s:I, s:s}", "gauge", gauge_name((enum gauge_id)g),
+				 "value", (json_int_t)s->high[g], "previous", (json_int_t)prev,
+				 "unit", gauge_unit((enum gauge_id)g));
+		if (body && s->limit[g] > 0)
+			json_object_set_new(body, "limit", json_integer(s->limit[g]));
+		if (body == NULL || daemon_emit_resource(d, "resource.high_water", body) != 0) {
+			s->told[g] = prev; /* told again at the next tick */
+			continue;
+		}
+		log_info("daemon: high-water mark: %s %lld %s (was %lld)%s",
+			 gauge_name((enum gauge_id)g), (long long)s->high[g],
+			 gauge_unit((enum gauge_id)g), (long long)prev,
+			 s->limit[g] > 0 ? "; it has a limit" : "");
+	}
+	if (daemon_resource_due(d->refused_at_limit, d->limit_told, d->limit_told_ns, now)) {
+		uint64_t n = d->refused_at_limit - d->limit_told;
+		json_t *body =
+		    json_pack("{s:s, s:I, s:I, s:I}", "gauge", "open_incidents", "limit",
+			      (json_int_t)d->cfg->max_open_incidents, "refused", (json_int_t)n,
+			      "refused_total", (json_int_t)d->refused_at_limit);
+
+		if (body && daemon_emit_resource(d, "resource.limit", body) == 0) {
+			log_warnx("daemon: max_open_incidents (%d) reached: %llu incidents refused "
+				  "(RESOURCE_EXHAUSTED) since the last report",
+				  d->cfg->max_open_incidents, (unsigned long long)n);
+			d->limit_told = d->refused_at_limit;
+			d->limit_told_ns = now;
+		}
+	}
+	if (daemon_resource_due(full, d->queue_full_told, d->queue_full_told_ns, now)) {
+		uint64_t n = full - d->queue_full_told;
+		json_t *body =
+		    json_pack("{s:I, s:I, s:I}", "refused", (json_int_t)n, "refused_total",
+			      (json_int_t)full, "send_hwm", (json_int_t)d->cfg->send_hwm);
+
+		if (body && daemon_emit_resource(d, "resource.queue_full", body) == 0) {
+			log_warnx("daemon: %llu messages not sent because a peer's queue was full "
+				  "(send_hwm %d); orders are sent again, other replies are lost",
+				  (unsigned long long)n, d->cfg->send_hwm);
+			d->queue_full_told = full;
+			d->queue_full_told_ns = now;
+		}
+	}
+}
+
+/* GetStatus: the gauges as they are now, their high-water marks and limits, and the
+ * counters. */
+static int
+daemon_status(struct request *r)
+{
+	struct daemon *d = r->d;
+	Muster__Gauge gv[GAUGE_N], *gp[GAUGE_N];
+	Muster__StatusReply sr;
+	Envelope e;
+	int g;
+
+	daemon_gauges_read(d);
+	gauge_set(&d->gauges, GAUGE_BATCH_MESSAGES, (int64_t)d->batch_messages);
+	muster__status_reply__init(&sr);
+	for (g = 0; g < GAUGE_N; g++) {
+		muster__gauge__init(&gv[g]);
+		gv[g].name = (char *)gauge_name((enum gauge_id)g);
+		gv[g].unit = (char *)gauge_unit((enum gauge_id)g);
+		gv[g].value = d->gauges.value[g];
+		gv[g].high_water = d->gauges.high[g];
+		gv[g].limit = d->gauges.limit[g];
+		gp[g] = &gv[g];
+	}
+	sr.version = MUSTER_VERSION;
+	sr.started_at_ms = d->started_at_ms;
+	sr.virtual_clock = util_clock_is_virtual() != 0;
+	sr.n_gauges = GAUGE_N;
+	sr.gauges = gp;
+	sr.batches = d->batches;
+	sr.batch_failures = d->batch_failures;
+	sr.undelivered = bus_undelivered(d->bus);
+	sr.send_queue_full = bus_queue_full(d->bus);
+	sr.refused_at_limit = d->refused_at_limit;
+	muster__envelope__init(&e);
+	e.body_case = MUSTER__ENVELOPE__BODY_STATUS_REPLY;
+	e.status_reply = &sr;
+	daemon_reply(r, &e);
+	return 0;
+}
+
 /* The clock: re-sends, receipt and acceptance deadlines, rings. */
 static void
 daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -672,6 +838,8 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	store_maintain(d->store);
 	daemon_tick_now(d);
+	daemon_resources(d);
+	log_limits_flush(0);
 	if (store_in_batch(d->store) || bus_pending(d->bus))
 		daemon_schedule_flush(d);
 }
@@ -721,6 +889,7 @@ daemon_new(struct event_base *base, struct config *cfg, char **err)
 
 	d->base = base;
 	d->cfg = cfg;
+	d->started_at_ms = util_wall_ms();
 	d->store = store_open(cfg->database, err);
 	if (d->store == NULL)
 		goto fail;
@@ -794,6 +963,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	log_limits_flush(1);
 	if (d->store && d->bus) {
 		char text[512];
 
@@ -846,9 +1016,11 @@ daemon_reload(struct daemon *d, struct config *nc)
 	    daemon_differs(old->control_endpoint, nc->control_endpoint) ||
 	    daemon_differs(old->agents_endpoint, nc->agents_endpoint) ||
 	    daemon_differs(old->feed_endpoint, nc->feed_endpoint) ||
-	    daemon_differs(old->secret_key, nc->secret_key) || old->max_frame != nc->max_frame)
-		log_warnx("daemon: reload: database, endpoints, daemon key and max_frame change "
-			  "only on restart; the running values are kept");
+	    daemon_differs(old->secret_key, nc->secret_key) || old->max_frame != nc->max_frame ||
+	    old->send_hwm != nc->send_hwm || old->recv_hwm != nc->recv_hwm)
+		log_warnx(
+		    "daemon: reload: database, endpoints, daemon key, max_frame, send_hwm and "
+		    "recv_hwm change only on restart; the running values are kept");
 	/* The bus holds pointers into the old config's strings: keep those settings. */
 	free(nc->database);
 	nc->database = xstrdup(old->database);
@@ -861,6 +1033,8 @@ daemon_reload(struct daemon *d, struct config *nc)
 	memcpy(nc->public_key, old->public_key, sizeof nc->public_key);
 	memcpy(nc->secret_key, old->secret_key, sizeof nc->secret_key);
 	nc->max_frame = old->max_frame;
+	nc->send_hwm = old->send_hwm;
+	nc->recv_hwm = old->recv_hwm;
 	for (i = 0; i < old->n_clients; i++) {
 		const struct client *c = &old->clients[i];
 		const struct client *n = cfg_client_by_key(nc, c->key);

@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "cfg.h"
+#include "gauge.h"
 #include "wire.h"
 
 struct event_base;
@@ -24,6 +25,10 @@ struct nearest;
 #define DAEMON_PRIORITIES 3
 #define DAEMON_PRIORITY_FLUSH 2
 #define DAEMON_TICK_MS 250 /* how often deadlines and re-sends are looked at */
+/* At most this many messages are handled before a commit: the loop gives the flush its turn
+ * only when no I/O is ready, which a flood never allows, so a batch, and the replies it holds
+ * back, would grow without end (found by tests/integration/test_flood.py). */
+#define DAEMON_BATCH_MAX 1024
 
 struct daemon {
 	struct event_base *base; /* borrowed from main */
@@ -58,7 +63,15 @@ struct daemon {
 		uint64_t corr;
 	} advance;
 	uint64_t agent_msgs_reported; /* bus_count of the agents socket in the last ClockReply */
-	int64_t blind_next_ms; /* when a double-blind drill next has something due (blind.c) */
+	int64_t blind_next_ms;	    /* when a double-blind drill next has something due (blind.c) */
+	int64_t started_at_ms;	    /* wall clock at start */
+	struct gauges gauges;	    /* what the daemon holds, and its high-water marks */
+	uint64_t batch_messages;    /* messages handled in this loop iteration so far */
+	uint64_t refused_at_limit;  /* requests refused with RESOURCE_EXHAUSTED since start */
+	uint64_t limit_told;	    /* of those, how many a resource.limit event has told */
+	int64_t limit_told_ns;	    /* when it last did; 0: never */
+	uint64_t queue_full_told;   /* bus_queue_full when a resource.queue_full last told */
+	int64_t queue_full_told_ns; /* when it last did; 0: never */
 };
 
 /* The context a handler gets: who asked, on which socket, what. All borrowed. */

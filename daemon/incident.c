@@ -310,6 +310,33 @@ incident_check(struct request *r, const Muster__SubmitIncident *s)
 	return incident_validate(r, s, &plan, &p);
 }
 
+/* A new incident (an EXERCISE one when set) would be mustered: returns RESOURCE_EXHAUSTED when
+ * max_open_incidents forbids it. Drill incidents count against the limit with the real ones;
+ * a real incident is refused only when real incidents alone reach it, so that drills never
+ * crowd out the real work (docs/operations.md, "Resources"). */
+static int
+incident_limit(struct request *r, int exercise)
+{
+	struct daemon *d = r->d;
+	size_t drills, open = muster_open_count(d->muster, &drills);
+	size_t limit = (size_t)d->cfg->max_open_incidents;
+
+	if (limit == 0 || (exercise ? open : open - drills) < limit)
+		return 0;
+	d->refused_at_limit++;
+	if (exercise)
+		return request_fail(r, MUSTER__ERROR_CODE__RESOURCE_EXHAUSTED, NULL,
+				    "%zu incidents are open (%zu of them drills) and "
+				    "max_open_incidents is %zu: the drill incident was not opened; "
+				    "nothing was changed",
+				    open, drills, limit);
+	return request_fail(
+	    r, MUSTER__ERROR_CODE__RESOURCE_EXHAUSTED, NULL,
+	    "%zu real incidents are open and max_open_incidents is %zu: nothing was "
+	    "changed; close finished incidents or raise the limit (SIGHUP)",
+	    open - drills, limit);
+}
+
 /* Opens an incident from report S by ACTOR (an exercise one when EXERCISE) in the current unit
  * of work; replies with it when REPLY. Returns 0 with *ID, or an error code. */
 static int
@@ -393,6 +420,10 @@ incident_open_as(struct request *r, const Muster__SubmitIncident *s, int exercis
 							inc.exercise, &dup_m);
 		if (inc.linked_to)
 			inc.state = MUSTER__INCIDENT_STATE__INCIDENT_LINKED;
+		else if ((code = incident_limit(r, inc.exercise)) != 0) {
+			free(why);
+			return code;
+		}
 		if (store_insert_incident(r->d->store, &inc) != 0 ||
 		    daemon_emit(r->d, actor, "incident.opened", inc.id, inc.exercise,
 				incident_to_json(&inc)) != 0 ||

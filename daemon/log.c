@@ -72,6 +72,66 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+static struct log_limit *log_limits; /* every limit used so far */
+
+/* Returns the monotonic clock in ns (the real one, even on a drill's virtual clock). */
+static long long
+log_mono_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Ends L's window when it is over (or at once when FORCE), telling what it held back. */
+static void
+log_limit_roll(struct log_limit *l, long long now, int force)
+{
+	if (!force && l->window_start_ns != 0 &&
+	    now - l->window_start_ns < (long long)LOG_LIMIT_WINDOW_S * 1000000000LL)
+		return;
+	if (l->held > 0)
+		log_warnx("%llu more %s in %d s were not logged one by one", l->held, l->what,
+			  LOG_LIMIT_WINDOW_S);
+	l->window_start_ns = now;
+	l->in_window = 0;
+	l->held = 0;
+}
+
+void
+log_warnx_limited(struct log_limit *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!l->registered) {
+		l->registered = 1;
+		l->next = log_limits;
+		log_limits = l;
+	}
+	log_limit_roll(l, log_mono_ns(), 0);
+	if (l->in_window >= LOG_LIMIT_BURST) {
+		l->held++;
+		return;
+	}
+	l->in_window++;
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_limits_flush(int all)
+{
+	struct log_limit *l;
+	long long now = log_mono_ns();
+
+	for (l = log_limits; l; l = l->next)
+		if (l->held > 0)
+			log_limit_roll(l, now, all);
+}
+
 void
 log_info(const char *fmt, ...)
 {

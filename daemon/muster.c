@@ -146,6 +146,18 @@ muster_free(struct muster *m)
 	free(m);
 }
 
+size_t
+muster_open_count(const struct muster *m, size_t *exercise)
+{
+	size_t i, x = 0;
+
+	for (i = 0; i < m->n; i++)
+		x += m->v[i].exercise != 0;
+	if (exercise)
+		*exercise = x;
+	return m->n;
+}
+
 /* Returns the open incident ID, or NULL. */
 static struct mincident *
 muster_find(struct muster *m, uint64_t id)

@@ -16,6 +16,9 @@ struct muster;
 struct muster *muster_new(void);
 /* Frees M; accepts NULL. */
 void muster_free(struct muster *m);
+/* Returns how many incidents are being mustered, and in *EXERCISE (when not NULL) how many of
+ * them are drill incidents. */
+size_t muster_open_count(const struct muster *m, size_t *exercise);
 /* Rebuilds the open incidents and their active orders from the store (at start). */
 int muster_load(struct daemon *d);
 /* Assembles the group of the new incident INC (already stored, tier set). */

@@ -252,6 +252,7 @@ struct store {
 	char *path;
 	sqlite3_stmt *st[ST_COUNT];
 	int in_batch;			   /* a BEGIN is open */
+	int wal_pages;			   /* pages in the WAL after the last commit */
 	int in_savepoint;		   /* a SAVEPOINT is open */
 	uint64_t head_seq;		   /* last committed-or-pending timeline seq */
 	uint8_t head_hash[STORE_HASH_LEN]; /* its hash */
@@ -420,6 +421,18 @@ store_load_head(struct store *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* SQLite's word after each commit: the write-ahead log now holds PAGES pages. */
+static int
+store_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *s = arg;
+
+	(void)db;
+	(void)name;
+	s->wal_pages = pages;
+	return SQLITE_OK;
+}
+
 struct store *
 store_open(const char *path, char **err)
 {
@@ -454,6 +467,8 @@ store_open(const char *path, char **err)
 			 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
+	/* After the PRAGMA, which sets SQLite's own hook (none, with 0): ours only counts. */
+	sqlite3_wal_hook(s->db, store_wal_cb, s);
 	ver = store_pragma_text(s->db, "PRAGMA user_version");
 	if (ver == NULL)
 		goto sqlfail;
@@ -644,6 +659,18 @@ store_maintain(struct store *s)
 }
 
 /* After a commit: warns once when the database passes 90% of max_db_pages. */
+long long
+store_pages(struct store *s)
+{
+	sqlite3_stmt *st = s->st[ST_PAGE_COUNT];
+	long long pages = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return pages;
+}
+
 static void
 store_watch_size(struct store *s)
 {
@@ -1220,7 +1247,14 @@ store_checkpoint(struct store *s)
 		store_log_error(s, "checkpoint");
 		return -1;
 	}
+	s->wal_pages = 0;
 	return 0;
+}
+
+int
+store_wal_pages(const struct store *s)
+{
+	return s->wal_pages;
 }
 
 /* Binds O to ST as ?1..?29 (the order of the orders table's columns). */

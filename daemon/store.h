@@ -69,6 +69,11 @@ void store_maintain(struct store *s);
  * limit in effect, which SQLite never sets below the current size, or -1; *PAGES is the
  * current size in pages. */
 long long store_set_max_pages(struct store *s, long long max, long long *pages);
+/* Returns how many pages the write-ahead log held after the last commit (0 after a
+ * checkpoint). */
+int store_wal_pages(const struct store *s);
+/* Returns the database's size in pages, or -1 when it cannot be read. */
+long long store_pages(struct store *s);
 
 /* Appends EV to the timeline inside the open savepoint; fills ev->seq and ev->hash. */
 int store_append(struct store *s, struct tl_event *ev);
