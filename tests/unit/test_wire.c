@@ -224,7 +224,8 @@ test_names(void)
 	CHECK_STR(wire_code_name(MUSTER__ERROR_CODE__BAD_REQUEST), "BAD_REQUEST");
 	CHECK_STR(wire_code_name(MUSTER__ERROR_CODE__NOT_FOUND), "NOT_FOUND");
 	CHECK_STR(wire_code_name(MUSTER__ERROR_CODE__NOT_YOURS), "NOT_YOURS");
-	CHECK_STR(wire_code_name(11), "UNKNOWN");
+	CHECK_STR(wire_code_name(MUSTER__ERROR_CODE__RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
+	CHECK_STR(wire_code_name(12), "UNKNOWN");
 	CHECK_STR(wire_code_name(-3), "UNKNOWN");
 }
 
