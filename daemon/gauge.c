@@ -49,7 +49,7 @@ gauge_report_due(struct gauges *s, enum gauge_id g, int64_t *prev)
 	if (g >= GAUGE_N)
 		return 0;
 	h = s->high[g];
-	/* A quarter above the last report: from 64 to 10^6 that is 43 events, not 10^6. */
+	/* A quarter above the last report: from 64 to 10^6 that is 44 events, not 10^6. */
 	if (h < gauge_info[g].floor || h <= s->told[g] + s->told[g] / 4)
 		return 0;
 	*prev = s->told[g];

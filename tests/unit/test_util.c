@@ -5,7 +5,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 int main(void);
 
@@ -77,10 +79,60 @@ test_log_keeps_errno(void)
 	CHECK(errno == EACCES);
 }
 
+/* Counts the lines of FILE that contain TEXT. */
+static int
+count_lines(FILE *f, const char *text)
+{
+	char line[512];
+	int n = 0;
+
+	rewind(f);
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, text) != NULL;
+	return n;
+}
+
+/* A limited warning is written LOG_LIMIT_BURST times in a window, then held back and counted;
+ * the count is told at the flush (at the end of the window, or at once when asked), and each
+ * call site has its own limit. */
+static void
+test_log_limit(void)
+{
+	static struct log_limit a = {.what = "things of kind a"}, b = {.what = "things of kind b"};
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO), i;
+
+	CHECK(f != NULL && saved >= 0);
+	if (f == NULL || saved < 0)
+		return;
+	fflush(stderr);
+	CHECK(dup2(fileno(f), STDERR_FILENO) >= 0);
+	for (i = 0; i < 25; i++)
+		log_warnx_limited(&a, "test_util: kind a %d", i);
+	log_warnx_limited(&b, "test_util: kind b");
+	log_limits_flush(0); /* the window (10 s) has not ended: nothing yet */
+	fflush(stderr);
+	CHECK(count_lines(f, "test_util: kind a") == LOG_LIMIT_BURST);
+	CHECK(count_lines(f, "test_util: kind b") == 1);
+	CHECK(count_lines(f, "not logged one by one") == 0);
+	log_limits_flush(1);
+	fflush(stderr);
+	CHECK(count_lines(f, "15 more things of kind a in 10 s were not logged one by one") == 1);
+	CHECK(count_lines(f, "kind b in") == 0); /* held nothing */
+	/* A new window writes again. */
+	log_warnx_limited(&a, "test_util: kind a again");
+	fflush(stderr);
+	CHECK(count_lines(f, "test_util: kind a again") == 1);
+	CHECK(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	fclose(f);
+}
+
 int
 main(void)
 {
 	log_init("test_util", 1, 0);
+	RUN(test_log_limit);
 	RUN(test_strings);
 	RUN(test_alloc);
 	RUN(test_clocks);
