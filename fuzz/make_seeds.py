@@ -139,6 +139,7 @@ def envelopes(pb):
             type="attack.violent", location=pb.Location(place="s01-c02")))]))
     env("get-drill", get_drill=pb.GetDrill(id=1))
     env("abort-drill", abort_drill=pb.AbortDrill(id=1, reason="real fire"))
+    env("get-status", get_status=pb.GetStatus())
     # refused whole
     env("no-body")
     e = env("wrong-version", get_incident=pb.GetIncident(id=1))
