@@ -2,7 +2,9 @@
  * every (re)connection, sends heartbeats with positions, receipts every copy of an order and
  * hands each order over once: to a person at the terminal (interactive), to a program
  * (--exec, JSON lines), or to a behaviour model (--simulate). Receipts and status reports are
- * re-sent with back-off until the daemon answers them. See docs/agent.md. */
+ * re-sent with back-off until the daemon answers them. With --state FILE, what it must not
+ * forget across its own restarts (the orders handed over, the reports not yet answered, the
+ * highest seq) is committed to an SQLite file before it acts on it. See docs/agent.md. */
 #include "client.h"
 #include "geo.h"
 #include "log.h"
@@ -17,6 +19,7 @@
 #include <jansson.h>
 #include <libconfig.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,9 @@
 #define BACKOFF_FIRST_MS 1000
 #define AGENT_REREGISTER_MS 3000 /* ask again when not registered this long after asking */
 #define BACKOFF_MAX_MS 30000
+#define STATE_VERSION 1		  /* PRAGMA user_version of a --state file */
+#define STATE_APP_ID 0x4d414753	  /* PRAGMA application_id: "MAGS", a muster-agent state */
+#define STATE_KEEP AGENT_SEEN_MAX /* orders kept in the state file, besides unfinished ones */
 
 enum mode {
 	MODE_PLAIN,	  /* print and receipt orders only (stdin not a terminal) */
@@ -50,6 +56,7 @@ struct order {
 	int delay;     /* last delay reason reported */
 	int sim_step;  /* --simulate: the status to report at sim_due (0: none) */
 	int64_t sim_due;
+	int stored; /* --state: its row exists in the state file */
 	struct order *next;
 };
 
@@ -84,6 +91,14 @@ struct kind {
 	char *kind;
 };
 
+/* The --state file: an SQLite database, WAL, synchronous=FULL, locked by this process. */
+struct state {
+	char *path;
+	sqlite3 *db;
+	sqlite3_stmt *order_add, *order_save, *order_trim, *report_add, *report_del, *seq_save;
+	int in_tx; /* a transaction is open: changes not yet committed */
+};
+
 /* The agent's state. */
 struct agent {
 	enum mode mode;
@@ -114,7 +129,9 @@ struct agent {
 	struct kind *kinds;
 	size_t n_kinds;
 	uint64_t seed;
-	double speed; /* divides every simulated delay */
+	double speed;	  /* divides every simulated delay */
+	struct state *st; /* --state, or NULL */
+	int restored;	  /* orders were loaded from it: set the units up at registration */
 	int exit_code;
 };
 
@@ -152,12 +169,15 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: muster-agent [-c CONF] -k KEYFILE [-u UNIT]... [-v]\n"
+		"                    [--state FILE]\n"
 		"                    [--interactive | --exec CMD | --simulate [--model FILE]\n"
 		"                     [--seed N] [--speed N]]\n"
 		"  -c CONF          musterd.conf or its directory (default: $MUSTER_CONF or .)\n"
 		"  -k FILE          this agent's key pair (relative to CONF's directory)\n"
 		"  -u UNIT          register only this unit (repeatable; default: all of ours)\n"
 		"  -v               debug messages\n"
+		"  --state FILE     remember the orders handed over and the reports not yet\n"
+		"                   answered across restarts of this agent (SQLite; made if new)\n"
 		"  --interactive    a person answers orders with commands on stdin (default when\n"
 		"                   stdin is a terminal; type help)\n"
 		"  --exec CMD       run CMD (/bin/sh -c): orders to its stdin, statuses from its\n"
@@ -358,6 +378,461 @@ agent_unit_arrive(struct agent *a, const struct order *o)
 	a->next_heartbeat = now_ms();
 }
 
+/* ---- the state file (--state) ---- */
+
+/* Version 1 of the state file. Orders: each one handed over, with the envelope as it came and
+ * the status last reported, and the simulation's next step (its due time in wall-clock ms, so
+ * that it survives a restart). Reports: each one not yet answered by the daemon, in seq order.
+ * Agent: the identity the file belongs to, and the highest seq used. */
+static const char state_schema[] =
+    "CREATE TABLE agent (id INTEGER PRIMARY KEY CHECK (id = 1), public_key TEXT NOT NULL,"
+    " last_seq INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, envelope BLOB NOT NULL,"
+    " status INTEGER NOT NULL, delay INTEGER NOT NULL, sim_step INTEGER NOT NULL,"
+    " sim_due_ms INTEGER NOT NULL, handed_ms INTEGER NOT NULL);"
+    "CREATE TABLE reports (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+    " order_id INTEGER NOT NULL, status INTEGER NOT NULL, prev INTEGER NOT NULL,"
+    " delay INTEGER NOT NULL, note TEXT, exercise INTEGER NOT NULL, rank TEXT,"
+    " headcount INTEGER NOT NULL);";
+
+/* A report's kind in the state file. */
+enum { STATE_STATUS = 0, STATE_RECEIPT = 1, STATE_WHISTLE = 2 };
+
+/* Stops the agent: the state file could not be written or read while running. Going on
+ * without a durable record could hand an order over twice after a restart, or lose a report
+ * the person or program was told is on its way: better to stop (and be restarted). */
+static void __attribute__((noreturn)) state_fatal(const struct state *s, const char *what)
+{
+	fatalx("%s: cannot %s (%s): stopping rather than risk acting on an order twice", s->path,
+	       what, sqlite3_errmsg(s->db));
+}
+
+/* Opens a transaction unless one is open: changes gather until state_commit. */
+static void
+state_begin(struct agent *a)
+{
+	struct state *s = a->st;
+
+	if (s == NULL || s->in_tx)
+		return;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		state_fatal(s, "begin a transaction");
+	s->in_tx = 1;
+}
+
+/* Commits what was changed (synchronous = FULL: on disk when this returns). Called before
+ * anything that reflects a change leaves the agent: a report on the wire, an order handed over,
+ * a "sent" told to a person or a program. */
+static void
+state_commit(struct agent *a)
+{
+	struct state *s = a->st;
+
+	if (s == NULL || !s->in_tx)
+		return;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		char *why = xstrdup(sqlite3_errmsg(s->db)), sql[128];
+
+		/* A COMMIT that failed at its fsync has written its frames to the WAL, commit mark
+		 * and all. Found at the next start, they would make an order that was never handed
+		 * over count as handed over. A committed write of nothing over them (user_version
+		 * again, without fsync: a crash of this process does not lose the page cache)
+		 * breaks their checksum chain, as the daemon's store does. If that fails too, the
+		 * next start may find them: at most once, still. */
+		if (!sqlite3_get_autocommit(s->db) &&
+		    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+			log_warnx("agent: %s: rollback: %s", s->path, sqlite3_errmsg(s->db));
+		snprintf(sql, sizeof sql,
+			 "PRAGMA synchronous = OFF; BEGIN IMMEDIATE; PRAGMA user_version = %d; "
+			 "COMMIT;",
+			 STATE_VERSION);
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			log_warnx("agent: %s: cannot seal the failed commit: %s", s->path,
+				  sqlite3_errmsg(s->db));
+		fatalx("%s: cannot commit (%s): stopping rather than risk acting on an order twice",
+		       s->path, why);
+	}
+	s->in_tx = 0;
+}
+
+/* Binds V to parameter I of ST. */
+static void
+state_bind(const struct state *s, sqlite3_stmt *st, int i, int64_t v)
+{
+	if (sqlite3_bind_int64(st, i, v) != SQLITE_OK)
+		state_fatal(s, "bind a value");
+}
+
+/* Binds text V (NULL as NULL) to parameter I of ST. */
+static void
+state_bind_text(const struct state *s, sqlite3_stmt *st, int i, const char *v)
+{
+	if ((v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i)) !=
+	    SQLITE_OK)
+		state_fatal(s, "bind a value");
+}
+
+/* Runs the bound statement ST to its end and resets it for the next use. */
+static void
+state_run(const struct state *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (sqlite3_reset(st) != SQLITE_OK || rc != SQLITE_DONE)
+		state_fatal(s, what);
+	if (sqlite3_clear_bindings(st) != SQLITE_OK)
+		state_fatal(s, what);
+}
+
+/* The wall-clock ms at which O's next simulated step is due (0: none). */
+static int64_t
+state_sim_due(const struct order *o)
+{
+	return o->sim_step ? util_wall_ms() + (o->sim_due - now_ms()) : 0;
+}
+
+/* Records order O as handed over, with its envelope and status, and forgets the oldest ended
+ * orders beyond the newest STATE_KEEP (an order still going on, or with a report unanswered,
+ * is kept: the daemon may still send a copy of it). Part of the open transaction. */
+static void
+state_order_add(struct agent *a, struct order *o)
+{
+	struct state *s = a->st;
+	uint8_t *buf;
+	size_t len;
+
+	if (s == NULL)
+		return;
+	state_begin(a);
+	buf = wire_pack(o->env, &len);
+	state_bind(s, s->order_add, 1, (int64_t)o->id);
+	if (sqlite3_bind_blob(s->order_add, 2, buf, (int)len, SQLITE_TRANSIENT) != SQLITE_OK)
+		state_fatal(s, "bind a value");
+	free(buf);
+	state_bind(s, s->order_add, 3, o->status);
+	state_bind(s, s->order_add, 4, o->delay);
+	state_bind(s, s->order_add, 5, o->sim_step);
+	state_bind(s, s->order_add, 6, state_sim_due(o));
+	state_bind(s, s->order_add, 7, util_wall_ms());
+	state_run(s, s->order_add, "record an order");
+	state_run(s, s->order_trim, "forget old orders");
+	o->stored = 1;
+}
+
+/* Records O's status, delay reason and next simulated step. Part of the open transaction. */
+static void
+state_order_save(struct agent *a, const struct order *o)
+{
+	struct state *s = a->st;
+
+	if (s == NULL || !o->stored)
+		return;
+	state_begin(a);
+	state_bind(s, s->order_save, 1, o->status);
+	state_bind(s, s->order_save, 2, o->delay);
+	state_bind(s, s->order_save, 3, o->sim_step);
+	state_bind(s, s->order_save, 4, state_sim_due(o));
+	state_bind(s, s->order_save, 5, (int64_t)o->id);
+	state_run(s, s->order_save, "record an order's status");
+}
+
+/* Records report R as waiting for its answer, and its seq as the highest used. Part of the
+ * open transaction. */
+static void
+state_report_add(struct agent *a, const struct report *r)
+{
+	struct state *s = a->st;
+
+	if (s == NULL)
+		return;
+	state_begin(a);
+	state_bind(s, s->report_add, 1, (int64_t)r->seq);
+	state_bind(s, s->report_add, 2,
+		   r->whistle	? STATE_WHISTLE
+		   : r->receipt ? STATE_RECEIPT
+				: STATE_STATUS);
+	state_bind(s, s->report_add, 3, (int64_t)r->order_id);
+	state_bind(s, s->report_add, 4, r->status);
+	state_bind(s, s->report_add, 5, r->prev);
+	state_bind(s, s->report_add, 6, r->delay);
+	state_bind_text(s, s->report_add, 7, r->note);
+	state_bind(s, s->report_add, 8, r->exercise);
+	state_bind_text(s, s->report_add, 9, r->rank);
+	state_bind(s, s->report_add, 10, r->headcount);
+	state_run(s, s->report_add, "record a report");
+	state_bind(s, s->seq_save, 1, (int64_t)r->seq);
+	state_run(s, s->seq_save, "record the seq");
+}
+
+/* Forgets report R: the daemon answered it. Committed with the next change; lost in a crash,
+ * it is sent again with its seq and answered DUPLICATE. */
+static void
+state_report_del(struct agent *a, const struct report *r)
+{
+	struct state *s = a->st;
+
+	if (s == NULL)
+		return;
+	state_begin(a);
+	state_bind(s, s->report_del, 1, (int64_t)r->seq);
+	state_run(s, s->report_del, "forget an answered report");
+}
+
+/* Returns why SQLite result RC (on S's file) is a problem, for "FILE: why"; new string. */
+static char *
+state_why(const struct state *s, int rc)
+{
+	int e = s->db ? sqlite3_system_errno(s->db) : 0;
+
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		return xstrdup("not a muster-agent state file (not an SQLite database)");
+	case SQLITE_CORRUPT:
+		return xasprintf("damaged (%s)", sqlite3_errmsg(s->db));
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return xstrdup("in use by another process (is another muster-agent running with "
+			       "this state file?)");
+	case SQLITE_CANTOPEN:
+		return xasprintf("cannot open%s%s", e ? ": " : "", e ? strerror(e) : "");
+	case SQLITE_READONLY:
+		return xstrdup("cannot be written (read-only)");
+	case SQLITE_IOERR:
+		return xasprintf("cannot read or write%s%s", e ? ": " : "", e ? strerror(e) : "");
+	default:
+		return xstrdup(s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	}
+}
+
+/* Runs SQL (one statement) and sets *OUT to a new copy of the first column of its first row
+ * (NULL when it has none). Returns an SQLite result code. */
+static int
+state_query(const struct state *s, const char *sql, char **out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		*out = xstrdup(t ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	if (sqlite3_finalize(st) != SQLITE_OK && rc == SQLITE_OK)
+		rc = sqlite3_errcode(s->db);
+	return rc;
+}
+
+/* Prepares SQL into *ST; returns an SQLite result code. */
+static int
+state_prepare(struct state *s, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
+/* Closes the state file (its WAL is checkpointed and removed). */
+static void
+state_close(struct state *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->order_add);
+	sqlite3_finalize(s->order_save);
+	sqlite3_finalize(s->order_trim);
+	sqlite3_finalize(s->report_add);
+	sqlite3_finalize(s->report_del);
+	sqlite3_finalize(s->seq_save);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("agent: %s: close: %s", s->path, sqlite3_errmsg(s->db));
+	free(s->path);
+	free(s);
+}
+
+/* Opens the state file PATH of the agent with PUBLIC_KEY, creating it (and its schema) when
+ * it is new or empty. Returns it, or NULL with *ERR a new "PATH: what is wrong": cannot be
+ * opened, not a state file, damaged, newer than this agent, another agent's, in use. */
+static struct state *
+state_open(const char *path, const char *public_key, char **err)
+{
+	struct state *s = xcalloc(1, sizeof *s);
+	char *v = NULL, *why = NULL, *trim = NULL, sql[160];
+	int rc, app, version, tables;
+	sqlite3_stmt *st = NULL;
+
+	s->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK)
+		goto sqlfail;
+	/* Exclusive, so that a second agent given the same file fails at start instead of both
+	 * handing over its orders (and the WAL index lives in heap memory: no -shm file). */
+	if ((rc = state_query(s, "PRAGMA locking_mode = EXCLUSIVE", &v)) != SQLITE_OK)
+		goto fail;
+	free(v);
+	v = NULL;
+	/* What the file is, before anything is written to it: someone else's file is left as it
+	 * was. */
+	if ((rc = state_query(s, "PRAGMA application_id", &v)) != SQLITE_OK)
+		goto fail;
+	app = v ? atoi(v) : 0;
+	free(v);
+	v = NULL;
+	if ((rc = state_query(s, "PRAGMA user_version", &v)) != SQLITE_OK)
+		goto fail;
+	version = v ? atoi(v) : 0;
+	free(v);
+	v = NULL;
+	if ((rc = state_query(s, "SELECT count(*) FROM sqlite_master", &v)) != SQLITE_OK)
+		goto fail;
+	tables = v ? atoi(v) : 0;
+	free(v);
+	v = NULL;
+	if ((app != 0 || version != 0 || tables != 0) && app != STATE_APP_ID) {
+		why =
+		    xstrdup("not a muster-agent state file (an SQLite database of something else)");
+		goto fail;
+	}
+	if (app == STATE_APP_ID && version != STATE_VERSION) {
+		why = version > STATE_VERSION
+			  ? xasprintf("state file version %d is newer than this muster-agent "
+				      "understands (%d)",
+				      version, STATE_VERSION)
+			  : xasprintf("unknown state file version %d", version);
+		goto fail;
+	}
+	if ((rc = state_query(s, "PRAGMA journal_mode = WAL", &v)) != SQLITE_OK)
+		goto fail;
+	if (v == NULL || strcmp(v, "wal") != 0) {
+		why = xasprintf("cannot switch to WAL journal mode (%s)", v ? v : "no answer");
+		goto fail;
+	}
+	free(v);
+	v = NULL;
+	if ((rc = state_query(s, "PRAGMA synchronous = FULL", &v)) != SQLITE_OK)
+		goto fail;
+	free(v);
+	v = NULL;
+	if ((rc = state_query(s, "PRAGMA synchronous", &v)) != SQLITE_OK)
+		goto fail;
+	if (v == NULL || strcmp(v, "2") != 0) {
+		why = xstrdup("cannot set synchronous = FULL");
+		goto fail;
+	}
+	free(v);
+	v = NULL;
+	/* Taken now, so that a second agent fails here, before it does anything. */
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = state_query(s, "PRAGMA quick_check", &v)) != SQLITE_OK)
+		goto fail;
+	if (v == NULL || strcmp(v, "ok") != 0) {
+		char *c;
+
+		/* One line, however many problems the check lists. */
+		for (c = v; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		why = xasprintf("damaged (%.200s)", v ? v : "no answer from the check");
+		goto fail;
+	}
+	free(v);
+	v = NULL;
+	if (app == 0 && version == 0 && tables == 0) {
+		/* New (or empty): the schema and this agent's identity, in one transaction. */
+		snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+			 STATE_APP_ID, STATE_VERSION);
+		if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+			goto fail;
+		if ((rc = sqlite3_exec(s->db, state_schema, NULL, NULL, NULL)) != SQLITE_OK ||
+		    (rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) != SQLITE_OK ||
+		    (rc = sqlite3_prepare_v2(s->db,
+					     "INSERT INTO agent (id, public_key, last_seq, "
+					     "created_ms) VALUES (1, ?, 0, ?)",
+					     -1, &st, NULL)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 1, public_key, -1, SQLITE_TRANSIENT)) !=
+			SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 2, util_wall_ms())) != SQLITE_OK ||
+		    (rc = sqlite3_step(st)) != SQLITE_DONE ||
+		    (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+			why = state_why(s, rc);
+			sqlite3_finalize(st);
+			st = NULL;
+			if (!sqlite3_get_autocommit(s->db) &&
+			    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+				log_warnx("agent: %s: rollback: %s", path, sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		if ((rc = sqlite3_finalize(st)) != SQLITE_OK)
+			goto fail;
+		st = NULL;
+		log_info("agent: %s: a new state file", path);
+	}
+	if ((rc = state_query(s, "SELECT public_key FROM agent WHERE id = 1", &v)) != SQLITE_OK)
+		goto fail;
+	if (v == NULL) {
+		why = xstrdup("damaged (no agent record)");
+		goto fail;
+	}
+	if (strcmp(v, public_key) != 0) {
+		why = xasprintf("belongs to another agent (public key %.10s...), not to this key "
+				"(%.10s...); give each agent its own state file",
+				v, public_key);
+		goto fail;
+	}
+	free(v);
+	v = NULL;
+	/* The newest STATE_KEEP orders stay, and any older one not yet ended or with a report
+	 * unanswered (the daemon re-sends only orders it has no receipt for). */
+	trim =
+	    xasprintf("DELETE FROM orders WHERE id < (SELECT id FROM orders ORDER BY id DESC "
+		      "LIMIT 1 OFFSET %d) AND status IN (%d, %d, %d, %d) AND id NOT IN "
+		      "(SELECT order_id FROM reports WHERE kind != %d)",
+		      STATE_KEEP - 1, MUSTER__ORDER_STATUS__ORDER_DECLINED,
+		      MUSTER__ORDER_STATUS__ORDER_CLEARED, MUSTER__ORDER_STATUS__ORDER_REASSIGNED,
+		      MUSTER__ORDER_STATUS__ORDER_CANCELLED, STATE_WHISTLE);
+	if ((rc = state_prepare(
+		 s,
+		 "INSERT OR IGNORE INTO orders (id, envelope, status, delay, sim_step,"
+		 " sim_due_ms, handed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		 &s->order_add)) != SQLITE_OK ||
+	    (rc = state_prepare(s,
+				"UPDATE orders SET status = ?, delay = ?, sim_step = ?, "
+				"sim_due_ms = ? WHERE id = ?",
+				&s->order_save)) != SQLITE_OK ||
+	    (rc = state_prepare(s, trim, &s->order_trim)) != SQLITE_OK ||
+	    (rc = state_prepare(
+		 s,
+		 "INSERT INTO reports (seq, kind, order_id, status, prev, delay, note,"
+		 " exercise, rank, headcount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 &s->report_add)) != SQLITE_OK ||
+	    (rc = state_prepare(s, "DELETE FROM reports WHERE seq = ?", &s->report_del)) !=
+		SQLITE_OK ||
+	    (rc = state_prepare(s, "UPDATE agent SET last_seq = max(last_seq, ?) WHERE id = 1",
+				&s->seq_save)) != SQLITE_OK)
+		goto fail;
+	free(trim);
+	return s;
+sqlfail:
+	rc = sqlite3_errcode(s->db);
+fail:
+	if (why == NULL)
+		why = state_why(s, rc);
+	*err = xasprintf("%s: %s", path, why);
+	free(why);
+	free(v);
+	free(trim);
+	state_close(s);
+	return NULL;
+}
+
 /* ---- sending ---- */
 
 /* Sends our Register. */
@@ -421,6 +896,8 @@ report_send(struct agent *a, struct report *r)
 	struct order *o = r->whistle ? NULL : agent_order_find(a, r->order_id);
 	Muster__UnitState *u = o ? agent_unit(a, o->env->order->unit_id) : NULL;
 
+	/* Nothing goes on the wire before it is in the state file (--state). */
+	state_commit(a);
 	muster__envelope__init(&e);
 	e.seq = r->seq;
 	e.correlation_id = r->seq;
@@ -468,7 +945,8 @@ agent_pump(struct agent *a)
 		report_send(a, a->reports);
 }
 
-/* Queues a new report (a fresh seq) behind the others, and sends it if it is the head. */
+/* Queues a new report (a fresh seq) behind the others (and in the state file's open
+ * transaction), and sends it if it is the head. */
 static struct report *
 agent_report_add(struct agent *a, const struct order *o, int receipt, int status, int prev,
 		 int delay, const char *note)
@@ -487,6 +965,7 @@ agent_report_add(struct agent *a, const struct order *o, int receipt, int status
 	for (p = &a->reports; *p; p = &(*p)->next)
 		;
 	*p = r;
+	state_report_add(a, r);
 	agent_pump(a);
 	return r;
 }
@@ -535,7 +1014,9 @@ agent_whistle_report(struct agent *a, uint64_t id, const char *rank, int headcou
 	for (p = &a->reports; *p; p = &(*p)->next)
 		;
 	*p = r;
+	state_report_add(a, r);
 	agent_pump(a);
+	state_commit(a); /* before the caller says it was sent */
 }
 
 /* ---- --exec: the program ---- */
@@ -862,13 +1343,14 @@ sim_order(struct agent *a, struct order *o)
 			log_warnx("agent: sim: %s", err);
 		return;
 	}
-	if (agent_status(a, o, MUSTER__ORDER_STATUS__ORDER_ACCEPTED, 0, NULL, err, sizeof err) !=
-	    0) {
-		log_warnx("agent: sim: %s", err);
-		return;
-	}
+	/* The next step is set first, so that it is committed with the report (--state). */
 	o->sim_step = MUSTER__ORDER_STATUS__ORDER_EN_ROUTE;
 	o->sim_due = sim_after(a, m->turnout_min + turnout * (m->turnout_max - m->turnout_min));
+	if (agent_status(a, o, MUSTER__ORDER_STATUS__ORDER_ACCEPTED, 0, NULL, err, sizeof err) !=
+	    0) {
+		o->sim_step = 0;
+		log_warnx("agent: sim: %s", err);
+	}
 }
 
 /* Takes the simulation's next step for every order that is due. */
@@ -885,18 +1367,20 @@ sim_run(struct agent *a)
 
 		if (step == 0 || now < o->sim_due)
 			continue;
+		/* The step after this one is set first, so that it is committed with this
+		 * step's report (--state); reporting changes nothing it depends on. */
 		o->sim_step = 0;
 		m = sim_model(a, sim_kind(a, o->env->order->unit_id));
-		if (agent_status(a, o, step, 0, NULL, err, sizeof err) != 0) {
-			log_warnx("agent: sim: %s", err);
-			continue;
-		}
 		if (step == MUSTER__ORDER_STATUS__ORDER_EN_ROUTE) {
 			o->sim_step = MUSTER__ORDER_STATUS__ORDER_ON_SCENE;
 			o->sim_due = sim_after(a, sim_travel_s(a, o, m));
 		} else if (step == MUSTER__ORDER_STATUS__ORDER_ON_SCENE && m->clear_s > 0) {
 			o->sim_step = MUSTER__ORDER_STATUS__ORDER_CLEARED;
 			o->sim_due = sim_after(a, m->clear_s);
+		}
+		if (agent_status(a, o, step, 0, NULL, err, sizeof err) != 0) {
+			o->sim_step = 0;
+			log_warnx("agent: sim: %s", err);
 		}
 	}
 }
@@ -965,7 +1449,8 @@ out:
 
 /* Reports order O's new STATUS (with DELAY and NOTE) when the state machine allows it from
  * the state we last reported; returns 0, or -1 with a one-line reason in ERR and nothing
- * changed. */
+ * changed. With --state the order's new status and the report are committed before the
+ * report is sent and before this returns (the caller may say it was sent). */
 static int
 agent_status(struct agent *a, struct order *o, int status, int delay, const char *note, char *err,
 	     size_t errlen)
@@ -988,7 +1473,9 @@ agent_status(struct agent *a, struct order *o, int status, int delay, const char
 		o->delay = delay;
 	if (status == MUSTER__ORDER_STATUS__ORDER_ON_SCENE)
 		agent_unit_arrive(a, o); /* the report carries the new position */
+	state_order_save(a, o);
 	agent_report_add(a, o, 0, status, prev, delay, note);
+	state_commit(a);
 	agent_unit_refresh(a, o->env->order->unit_id);
 	if (a->mode == MODE_SIMULATE)
 		out("sim: #%" PRIu64 " %s %s\n", o->id, o->env->order->unit_id,
@@ -1001,6 +1488,7 @@ static void
 agent_recorded(struct agent *a, struct report *r, int code)
 {
 	log_debug("agent: report seq %" PRIu64 " recorded (%s)", r->seq, wire_code_name(code));
+	state_report_del(a, r);
 	if (r->whistle) {
 		out("whistle #%" PRIu64 ": arrival recorded\n", r->order_id);
 		agent_report_remove(a, r);
@@ -1023,6 +1511,7 @@ agent_refused(struct agent *a, struct report *r, int code, const char *message)
 {
 	struct order *o = r->whistle ? NULL : agent_order_find(a, r->order_id);
 
+	state_report_del(a, r);
 	if (r->whistle) {
 		out("whistle #%" PRIu64 ": arrival REFUSED by the daemon: %s: %s\n", r->order_id,
 		    wire_code_name(code), message);
@@ -1044,6 +1533,7 @@ agent_refused(struct agent *a, struct report *r, int code, const char *message)
 		if (!r->receipt && o->status == r->status && r->status != r->prev)
 			o->status = r->prev;
 		o->sim_step = 0; /* the daemon disagrees: the simulated unit stops */
+		state_order_save(a, o);
 		agent_unit_refresh(a, o->env->order->unit_id);
 	}
 	agent_report_remove(a, r);
@@ -1206,6 +1696,9 @@ agent_handover(struct agent *a, struct order *o)
 {
 	const Muster__Order *m = o->env->order;
 
+	/* The order and its receipt are in the state file first (--state): after a crash from
+	 * here on, it is not handed over again (at most once). */
+	state_commit(a);
 	if (a->mode == MODE_INTERACTIVE) {
 		order_print_block(o);
 	} else {
@@ -1220,14 +1713,15 @@ agent_handover(struct agent *a, struct order *o)
 }
 
 /* Receipts an order (every copy: the first receipt may have been lost) and hands it over
- * the first time. Takes E. */
+ * the first time. With --state, an order found there (handed over before a restart) counts
+ * as seen, and the order with its receipt is committed before either goes out. Takes E. */
 static void
 agent_order(struct agent *a, Envelope *e)
 {
 	const Muster__Order *m = e->order;
 	struct order *o = agent_order_find(a, m->order_id);
 	struct report *r;
-	int fresh = 0;
+	int fresh = 0, created = 0, prev;
 
 	if (o == NULL) {
 		o = xcalloc(1, sizeof *o);
@@ -1238,20 +1732,25 @@ agent_order(struct agent *a, Envelope *e)
 		a->orders = o;
 		a->n_orders++;
 		fresh = !agent_seen(a, m->order_id);
+		created = 1;
 		e = NULL;
 	}
 	wire_free(e);
+	prev = o->status;
+	if (o->status == MUSTER__ORDER_STATUS__ORDER_SENT)
+		o->status = MUSTER__ORDER_STATUS__ORDER_RECEIVED;
+	if (created)
+		state_order_add(a, o);
 	/* A receipt still waiting for its answer is re-sent (same seq) if it is in flight;
 	 * otherwise a new receipt goes out. */
 	for (r = a->reports; r; r = r->next)
 		if (r->receipt && r->order_id == o->id)
 			break;
 	if (r == NULL)
-		agent_report_add(a, o, 1, MUSTER__ORDER_STATUS__ORDER_RECEIVED, o->status, 0, NULL);
+		agent_report_add(a, o, 1, MUSTER__ORDER_STATUS__ORDER_RECEIVED, prev, 0, NULL);
 	else if (r == a->reports && r->sent && a->registered)
 		report_send(a, r);
-	if (o->status == MUSTER__ORDER_STATUS__ORDER_SENT)
-		o->status = MUSTER__ORDER_STATUS__ORDER_RECEIVED;
+	state_commit(a);
 	if (fresh)
 		agent_handover(a, o);
 	agent_orders_trim(a);
@@ -1293,6 +1792,18 @@ agent_registered(struct agent *a, const Muster__Registered *r)
 			  r->rejected[i]->message);
 	a->registered = 1;
 	a->heartbeat_ms = r->heartbeat_interval_ms ? (int)r->heartbeat_interval_ms : 5000;
+	if (a->restored) {
+		/* The first registration after a restart with orders from the state file: a unit
+		 * with an order in progress is busy, and on scene where that order is. */
+		const struct order *o;
+
+		for (o = a->orders; o; o = o->next)
+			if (o->status == MUSTER__ORDER_STATUS__ORDER_ON_SCENE)
+				agent_unit_arrive(a, o);
+		for (i = 0; i < a->n_units; i++)
+			agent_unit_refresh(a, a->units[i]->unit_id);
+		a->restored = 0;
+	}
 	out("registered %zu units\n", a->n_units);
 	agent_heartbeat(a);
 	if (a->reports) {
@@ -1312,6 +1823,8 @@ agent_cancel(struct agent *a, const Muster__Cancel *c)
 		return;
 	o->status = MUSTER__ORDER_STATUS__ORDER_CANCELLED;
 	o->sim_step = 0;
+	state_order_save(a, o);
+	state_commit(a); /* a restarted agent must not go on with it */
 	agent_unit_refresh(a, o->env->order->unit_id);
 	if (a->mode == MODE_EXEC)
 		exec_cancel(a, c);
@@ -1769,6 +2282,150 @@ agent_free(struct agent *a)
 	free(a->want);
 }
 
+/* Exits with "FILE: WHAT": the state file cannot be loaded as it is. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+state_damaged(const struct state *s, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fatalx("%s: %s", s->path, buf);
+}
+
+/* Loads the --state file into the agent: every order handed over before (each counts as seen:
+ * a copy the daemon sends again is receipted but not handed over again), with its status and
+ * the simulation's next step; the reports not yet answered, queued again in seq order with
+ * their own seq (sent once registered); and the highest seq, above which numbering goes on.
+ * Exits naming the file when a row makes no sense. */
+static void
+state_load(struct agent *a)
+{
+	struct state *s = a->st;
+	struct report **tail = &a->reports;
+	sqlite3_stmt *q = NULL;
+	uint64_t last = 0;
+	size_t n_orders = 0, active = 0, n_reports = 0, n;
+	int64_t wall = util_wall_ms();
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT last_seq FROM agent WHERE id = 1", -1, &q, NULL) !=
+	    SQLITE_OK)
+		state_damaged(s, "cannot read (%s)", sqlite3_errmsg(s->db));
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		last = (uint64_t)sqlite3_column_int64(q, 0);
+	if (sqlite3_finalize(q) != SQLITE_OK || rc != SQLITE_ROW)
+		state_damaged(s, "cannot read the agent record (%s)", sqlite3_errmsg(s->db));
+	if (sqlite3_prepare_v2(
+		s->db,
+		"SELECT id, envelope, status, delay, sim_step, sim_due_ms FROM orders"
+		" ORDER BY id",
+		-1, &q, NULL) != SQLITE_OK)
+		state_damaged(s, "cannot read (%s)", sqlite3_errmsg(s->db));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(q, 0);
+		const void *blob = sqlite3_column_blob(q, 1);
+		int len = sqlite3_column_bytes(q, 1), status = sqlite3_column_int(q, 2),
+		    step = sqlite3_column_int(q, 4), code;
+		const char *why = "an empty envelope";
+		Envelope *e = blob && len > 0 ? wire_decode(blob, (size_t)len, &code, &why) : NULL;
+		struct order *o;
+
+		if (e && (e->body_case != MUSTER__ENVELOPE__BODY_ORDER || e->order->order_id != id))
+			why = "the envelope is not this order";
+		else if (e && (status < MUSTER__ORDER_STATUS__ORDER_SENT ||
+			       status > MUSTER__ORDER_STATUS__ORDER_CANCELLED))
+			why = "an unknown status";
+		else if (e && step != 0 && step != MUSTER__ORDER_STATUS__ORDER_EN_ROUTE &&
+			 step != MUSTER__ORDER_STATUS__ORDER_ON_SCENE &&
+			 step != MUSTER__ORDER_STATUS__ORDER_CLEARED)
+			why = "an unknown simulation step";
+		else if (e)
+			why = NULL;
+		if (why) {
+			wire_free(e);
+			if (sqlite3_finalize(q) != SQLITE_OK)
+				log_debug("agent: finalize after a bad row");
+			state_damaged(s, "damaged (order %" PRIu64 ": %s)", id, why);
+		}
+		o = xcalloc(1, sizeof *o);
+		o->id = id;
+		o->env = e;
+		o->status = status;
+		o->delay = sqlite3_column_int(q, 3);
+		o->stored = 1;
+		/* The simulation goes on where it was: the step due then, or at once if overdue.
+		 * Another mode has no simulation to go on with. */
+		if (step && a->mode == MODE_SIMULATE) {
+			int64_t due = sqlite3_column_int64(q, 5);
+
+			o->sim_step = step;
+			o->sim_due = now_ms() + (due > wall ? due - wall : 0);
+		}
+		o->next = a->orders; /* the list is newest first */
+		a->orders = o;
+		a->n_orders++;
+		(void)agent_seen(a, id);
+		n_orders++;
+		active += !status_final(status);
+	}
+	if (sqlite3_finalize(q) != SQLITE_OK || rc != SQLITE_DONE)
+		state_damaged(s, "cannot read the orders (%s)", sqlite3_errmsg(s->db));
+	if (sqlite3_prepare_v2(
+		s->db,
+		"SELECT seq, kind, order_id, status, prev, delay, note, exercise, rank,"
+		" headcount FROM reports ORDER BY seq",
+		-1, &q, NULL) != SQLITE_OK)
+		state_damaged(s, "cannot read (%s)", sqlite3_errmsg(s->db));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(q, 0);
+		int kind = sqlite3_column_int(q, 1);
+		const unsigned char *note = sqlite3_column_text(q, 6), *rank;
+		struct report *r;
+
+		if (seq <= 0 || kind < STATE_STATUS || kind > STATE_WHISTLE) {
+			if (sqlite3_finalize(q) != SQLITE_OK)
+				log_debug("agent: finalize after a bad row");
+			state_damaged(s, "damaged (report seq %" PRId64 ": unknown kind %d)", seq,
+				      kind);
+		}
+		r = xcalloc(1, sizeof *r);
+		r->note = note ? xstrdup((const char *)note) : NULL;
+		rank = sqlite3_column_text(q, 8);
+		r->rank = xstrdup(rank ? (const char *)rank : "");
+		r->seq = (uint64_t)seq;
+		r->receipt = kind == STATE_RECEIPT;
+		r->whistle = kind == STATE_WHISTLE;
+		r->order_id = (uint64_t)sqlite3_column_int64(q, 2);
+		r->status = sqlite3_column_int(q, 3);
+		r->prev = sqlite3_column_int(q, 4);
+		r->delay = sqlite3_column_int(q, 5);
+		r->exercise = sqlite3_column_int(q, 7);
+		r->headcount = sqlite3_column_int(q, 9);
+		r->backoff_ms = BACKOFF_FIRST_MS; /* due at once, when registered */
+		*tail = r;
+		tail = &r->next;
+		if (r->seq > last)
+			last = r->seq;
+		n_reports++;
+	}
+	if (sqlite3_finalize(q) != SQLITE_OK || rc != SQLITE_DONE)
+		state_damaged(s, "cannot read the reports (%s)", sqlite3_errmsg(s->db));
+	client_seq_start(last);
+	/* Memory keeps as many orders as an agent that never stopped would. */
+	do {
+		n = a->n_orders;
+		agent_orders_trim(a);
+	} while (a->n_orders < n);
+	a->restored = n_orders > 0;
+	log_info("agent: %s: %zu orders handed over before (%zu in progress), %zu reports to "
+		 "send again; seq goes on above %" PRIu64,
+		 s->path, n_orders, active, n_reports, last);
+}
+
 /* Parses a number option; exits with usage on a bad one. */
 static double
 opt_number(const char *name, const char *s, double min)
@@ -1791,12 +2448,18 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"interactive", no_argument, NULL, 'I'}, {"exec", required_argument, NULL, 'E'},
-	    {"simulate", no_argument, NULL, 'S'},    {"model", required_argument, NULL, 'M'},
-	    {"seed", required_argument, NULL, 'D'},  {"speed", required_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"interactive", no_argument, NULL, 'I'},
+	    {"exec", required_argument, NULL, 'E'},
+	    {"simulate", no_argument, NULL, 'S'},
+	    {"model", required_argument, NULL, 'M'},
+	    {"seed", required_argument, NULL, 'D'},
+	    {"speed", required_argument, NULL, 'P'},
+	    {"state", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *conf = getenv("MUSTER_CONF"), *key = NULL, *cmd = NULL, *model = NULL;
+	const char *conf = getenv("MUSTER_CONF"), *key = NULL, *cmd = NULL, *model = NULL,
+		   *state = NULL;
 	struct client_conf cc;
 	struct agent a;
 	struct sigaction sa;
@@ -1852,6 +2515,9 @@ main(int argc, char **argv)
 		case 'P':
 			a.speed = opt_number("--speed", optarg, 0.001);
 			break;
+		case 'T':
+			state = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -1874,6 +2540,14 @@ main(int argc, char **argv)
 		fatal("sigaction");
 	if (client_conf_load(&cc, conf, key, &err) != 0)
 		fatalx("%s", err);
+	/* Before the program starts or anything is sent: a state file that cannot be used stops
+	 * the agent here, rather than letting it start empty and act on its orders again. */
+	if (state) {
+		a.st = state_open(state, cc.public_key, &err);
+		if (a.st == NULL)
+			fatalx("%s", err);
+		state_load(&a);
+	}
 	if (a.mode == MODE_SIMULATE) {
 		if (!have_seed)
 			a.seed = (uint64_t)util_wall_ms();
@@ -1882,7 +2556,9 @@ main(int argc, char **argv)
 		log_info("agent: simulating with seed %" PRIu64 ", speed x%g, %zu models", a.seed,
 			 a.speed, a.n_models);
 	}
-	/* Sequence numbers keep increasing across restarts of the agent. */
+	/* Sequence numbers keep increasing across restarts of the agent: from the wall clock, and
+	 * with --state above the highest one used (state_load), should the clock have gone
+	 * back. */
 	client_seq_start((uint64_t)util_wall_ms() * 1000);
 	if (a.mode == MODE_EXEC)
 		exec_start(&a, cmd); /* before ZeroMQ starts its threads */
@@ -1976,6 +2652,7 @@ main(int argc, char **argv)
 		 * ask again. Registering is idempotent. */
 		if (!a.registered && now_ms() - a.last_register >= AGENT_REREGISTER_MS)
 			agent_register(&a);
+		state_commit(&a); /* what is left (answered reports forgotten) */
 	}
 	log_info("agent: stopping");
 	if (a.reports)
@@ -1983,6 +2660,8 @@ main(int argc, char **argv)
 	if (a.child_out >= 0 && close(a.child_out) != 0)
 		log_warn("agent: close");
 	exec_reap(&a, 1);
+	state_commit(&a);
+	state_close(a.st);
 	if (zmq_socket_monitor(a.sock, NULL, 0) != 0)
 		log_warnx("agent: monitor: %s", zmq_strerror(errno));
 	if (zmq_close(a.mon) != 0 || zmq_close(a.sock) != 0)

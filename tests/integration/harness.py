@@ -329,6 +329,25 @@ def distance_m(lat1, lon1, lat2, lon2):
     return 6371008.8 * 2 * math.atan2(math.sqrt(a), math.sqrt(1 - a))
 
 
+FIU_LIB = "/usr/lib/fiu"  # Debian's libfiu0 puts the preload libraries here
+
+
+def fiu_env(binary, fifo):
+    """The environment that runs BINARY as `fiu-run -x -f FIFO` would: libfiu's POSIX preload,
+    every failure point off until `fiu-ctrl -f FIFO ... PID` enables it, with ASan's runtime
+    first in LD_PRELOAD when BINARY has it (it must come first). None without libfiu (Debian:
+    apt-get install fiu-utils)."""
+    preload = [os.path.join(FIU_LIB, "fiu_run_preload.so"),
+               os.path.join(FIU_LIB, "fiu_posix_preload.so")]
+    if shutil.which("fiu-ctrl") is None or not all(os.path.exists(p) for p in preload):
+        return None
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    asan = re.search(r"(\S*libasan\.so\S*) => (\S+)", ldd)
+    if asan:
+        preload.insert(0, asan.group(2))
+    return dict(os.environ, FIU_CTRL_FIFO=fifo, FIU_ENABLE="", LD_PRELOAD=" ".join(preload))
+
+
 def main():
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)

@@ -36,7 +36,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import MUSTERD, TIMEOUT, DaemonTest, main, pb, verify_chain
+from harness import MUSTERD, TIMEOUT, DaemonTest, fiu_env, main, pb, verify_chain
 
 LONG = os.environ.get("MUSTER_LONG") == "1"
 FIU_LIB = "/usr/lib/fiu"  # Debian's libfiu0 puts the preload libraries here
@@ -436,14 +436,7 @@ class InjectedFaults(DiskTest):
     def start(self):
         """Starts musterd as `fiu-run -x -f FIFO musterd ...` would, with ASan's runtime first
         when the build has it (it must come first in the list of libraries)."""
-        preload = [os.path.join(FIU_LIB, "fiu_run_preload.so"),
-                   os.path.join(FIU_LIB, "fiu_posix_preload.so")]
-        ldd = subprocess.run(["ldd", MUSTERD], capture_output=True, text=True).stdout
-        asan = re.search(r"(\S*libasan\.so\S*) => (\S+)", ldd)
-        if asan:
-            preload.insert(0, asan.group(2))
-        env = dict(os.environ, FIU_CTRL_FIFO=self.fifo, FIU_ENABLE="",
-                   LD_PRELOAD=" ".join(preload))
+        env = fiu_env(MUSTERD, self.fifo)
         d = self.d
         r, w = os.pipe()
         if getattr(d, "log", None) is not None:
