@@ -328,9 +328,7 @@ daemon_msg_cb(const struct bus_msg *m, void *arg)
 		log_warnx_limited(&bad, "daemon: %s: bad frame of %zu bytes: %s", m->user_id,
 				  m->len, why);
 		daemon_error(d, m, 0, code, NULL, why);
-		if (d->batch_messages >= DAEMON_BATCH_MAX)
-			daemon_flush_cb(-1, 0, d);
-		return;
+		goto out;
 	}
 	r.env = env;
 	r.client = cfg_client_by_id(d->cfg, m->user_id);

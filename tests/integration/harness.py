@@ -244,6 +244,33 @@ class Raw:
         self.ctx.term()
 
 
+# Orders still waiting for their receipt: pending or sent, never received.
+UNRECEIPTED = "FROM orders WHERE received_ms = 0 AND status IN (1, 2)"
+
+
+def settle(op, timeout, prefix, more=None, pause=0.5):
+    """Looks through snapshots of the running daemon (it holds its database exclusively), taken
+    through the operator connection OP and named PREFIX1.db, PREFIX2.db, ..., every PAUSE s,
+    until no order waits for its receipt and MORE(connection), when given, is true too; or
+    until TIMEOUT s have passed. Returns True when it settled."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        r = op.call(timeout=5.0, snapshot=pb.Snapshot(name=f"{prefix}{n}.db"))
+        if r is not None and r.WhichOneof("body") == "snapshot_reply":
+            con = sqlite3.connect(r.snapshot_reply.path)
+            try:
+                done = (con.execute("SELECT count(*) " + UNRECEIPTED).fetchone()[0] == 0 and
+                        (more is None or more(con)))
+            finally:
+                con.close()
+            if done:
+                return True
+        time.sleep(pause)
+    return False
+
+
 def submit(place="", type_="fire.ebike", **kw):
     loc = pb.Location(place=place)
     return pb.SubmitIncident(type=type_, location=loc, **kw)

@@ -32,7 +32,8 @@ import sys
 import threading
 import time
 
-from harness import AGENT, TIMEOUT, DaemonTest, fiu_env, main, pb, verify_chain
+from harness import (AGENT, TIMEOUT, UNRECEIPTED, DaemonTest, fiu_env, main, pb, settle,
+                     verify_chain)
 
 DEPARTMENTS = ("police", "fire", "emergency", "housing", "transport", "traffic", "health",
                "citymgmt")
@@ -241,13 +242,6 @@ class AgentsKilled(DaemonTest):
         with open(self.program, "w") as f:
             f.write(PROGRAM)
 
-    def snapshot(self, op, name):
-        """A consistent copy of the running daemon's database (it holds the file exclusively)."""
-        r = op.call(timeout=10.0, snapshot=pb.Snapshot(name=name))
-        self.assertIsNotNone(r, "no answer to a snapshot:\n" + self.d.log_text())
-        self.assertEqual(r.WhichOneof("body"), "snapshot_reply", str(r))
-        return r.snapshot_reply.path
-
     @staticmethod
     def lost(con, agents, kills, final):
         """The reports an agent had committed that the daemon never answered: on neither its
@@ -358,20 +352,16 @@ class AgentsKilled(DaemonTest):
                 close_old()
                 time.sleep(rng.uniform(0.2, 0.8))
             # Settle: what is left is answered, and the timeline stands still for a second.
-            deadline = time.monotonic() + 40
-            rows, n = None, 0
-            while time.monotonic() < deadline:
-                n += 1
-                con = sqlite3.connect(self.snapshot(op, f"settle{n}.db"))
-                left = con.execute("SELECT count(*) FROM orders WHERE received_ms = 0 AND"
-                                   " status IN (1, 2)").fetchone()[0]
+            rows = [None]
+
+            def still(con):
+                """Nothing lost, and the timeline as long as at the last look."""
                 now_rows = con.execute("SELECT count(*) FROM timeline").fetchone()[0]
-                missing = self.lost(con, agents, kills, {})
-                con.close()
-                if left == 0 and not missing and now_rows == rows:
-                    break
-                rows = now_rows
-                time.sleep(1.0)
+                done = not self.lost(con, agents, kills, {}) and now_rows == rows[0]
+                rows[0] = now_rows
+                return done
+
+            settle(op, 40, "settle", more=still, pause=1.0)
         finally:
             stopped = {d: a.stop() for d, a in agents.items()}
             for a in agents.values():
@@ -390,8 +380,7 @@ class AgentsKilled(DaemonTest):
         chain = verify_chain(self.d.db())
         con = sqlite3.connect(self.d.db())
         n_orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
-        unanswered = con.execute("SELECT id, agent, status FROM orders WHERE received_ms = 0"
-                                 " AND status IN (1, 2)").fetchall()
+        unanswered = con.execute("SELECT id, agent, status " + UNRECEIPTED).fetchall()
         handed_on = con.execute("SELECT count(*) FROM orders WHERE status = ?",
                                 (pb.ORDER_REASSIGNED,)).fetchone()[0]
         cancelled = con.execute("SELECT count(*) FROM orders WHERE status = ?",

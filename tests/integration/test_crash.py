@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import AGENT, DaemonTest, main, pb, verify_chain
+from harness import AGENT, UNRECEIPTED, DaemonTest, main, pb, settle, verify_chain
 
 DEPARTMENTS = ("police", "fire", "emergency", "housing", "transport", "traffic", "health",
                "citymgmt")
@@ -84,19 +84,7 @@ class CrashLoop(DaemonTest):
                 self.d.start()
             # Settle: the agents answer what is left (at 20x, minutes of work in seconds).
             # The daemon holds its database exclusively: look through snapshots.
-            deadline = time.monotonic() + 30
-            n = 0
-            while time.monotonic() < deadline:
-                n += 1
-                r = self.operator().call(timeout=5.0, snapshot=pb.Snapshot(name=f"s{n}.db"))
-                if r is not None and r.WhichOneof("body") == "snapshot_reply":
-                    con = sqlite3.connect(r.snapshot_reply.path)
-                    open_ = con.execute("SELECT count(*) FROM orders WHERE received_ms = 0"
-                                        " AND status IN (1, 2)").fetchone()[0]
-                    con.close()
-                    if open_ == 0:
-                        break
-                time.sleep(0.5)
+            settle(self.operator(), 30, "s")
         finally:
             self.stop_agents()
         self.d.stop()
@@ -111,8 +99,7 @@ class CrashLoop(DaemonTest):
         missing = [i for i in acked if i not in rows]
         changed = [i for i, v in acked.items() if i in rows and rows[i] != v]
         status = collections.Counter(s for (s,) in con.execute("SELECT status FROM orders"))
-        unanswered = con.execute("SELECT count(*) FROM orders WHERE received_ms = 0 AND"
-                                 " status IN (1, 2)").fetchone()[0]
+        unanswered = con.execute("SELECT count(*) " + UNRECEIPTED).fetchone()[0]
         receipted = con.execute("SELECT count(*) FROM orders WHERE received_ms > 0")\
             .fetchone()[0]
         con.close()

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from harness import AGENT, DaemonTest, free_ports, main, pb, verify_chain
+from harness import AGENT, DaemonTest, free_ports, main, pb, settle, verify_chain
 
 DEPARTMENTS = ("police", "fire", "emergency", "housing", "transport", "traffic", "health",
                "citymgmt")
@@ -146,18 +146,7 @@ class NetworkFaults(DaemonTest):
                 proxy.restore()
                 cuts.append((cut, int(time.time() * 1000)))
                 time.sleep(rng.uniform(0.2, 1.0))
-            deadline = time.monotonic() + 40
-            n = 0
-            while time.monotonic() < deadline:  # settle, looking through snapshots
-                n += 1
-                r = op.call(timeout=5.0, snapshot=pb.Snapshot(name=f"n{n}.db"))
-                con = sqlite3.connect(r.snapshot_reply.path)
-                left = con.execute("SELECT count(*) FROM orders WHERE received_ms = 0 AND"
-                                   " status IN (1, 2)").fetchone()[0]
-                con.close()
-                if left == 0:
-                    break
-                time.sleep(0.5)
+            settle(op, 40, "n")
         finally:
             for a in agents:
                 a.terminate()
