@@ -119,6 +119,27 @@ bus_setint(void *s, int opt, int v, const char *what)
 	return 0;
 }
 
+/* Sets the limits and the dead-peer detection of server socket S from CFG; see bus.h. */
+int
+bus_tune(void *s, const struct config *cfg)
+{
+	int64_t maxmsg = cfg->max_frame;
+
+	if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+	    bus_setint(s, ZMQ_SNDHWM, cfg->send_hwm, "SNDHWM") != 0 ||
+	    bus_setint(s, ZMQ_RCVHWM, cfg->recv_hwm, "RCVHWM") != 0 ||
+	    bus_setint(s, ZMQ_LINGER, 1000, "LINGER") != 0 ||
+	    bus_setint(s, ZMQ_TCP_KEEPALIVE, 1, "TCP_KEEPALIVE") != 0 ||
+	    bus_setint(s, ZMQ_TCP_KEEPALIVE_IDLE, BUS_KEEPALIVE_IDLE_S, "TCP_KEEPALIVE_IDLE") !=
+		0 ||
+	    bus_setint(s, ZMQ_TCP_KEEPALIVE_INTVL, BUS_KEEPALIVE_INTVL_S, "TCP_KEEPALIVE_INTVL") !=
+		0 ||
+	    bus_setint(s, ZMQ_TCP_KEEPALIVE_CNT, BUS_KEEPALIVE_CNT, "TCP_KEEPALIVE_CNT") != 0 ||
+	    bus_setint(s, ZMQ_TCP_MAXRT, BUS_MAXRT_MS, "TCP_MAXRT") != 0)
+		return -1;
+	return 0;
+}
+
 /* Creates, secures and binds socket WHICH. */
 static int
 bus_open(struct bus *b, int which, char **err)
@@ -128,7 +149,6 @@ bus_open(struct bus *b, int which, char **err)
 					b->cfg->feed_endpoint};
 	const char *name = bus_names[which];
 	void *s;
-	int64_t maxmsg = b->cfg->max_frame;
 	int enforce = 1;
 
 	s = zmq_socket(b->ctx, types[which]);
@@ -140,12 +160,7 @@ bus_open(struct bus *b, int which, char **err)
 	if (bus_setint(s, ZMQ_CURVE_SERVER, 1, "CURVE_SERVER") != 0 ||
 	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, b->cfg->secret_key, 40) != 0 ||
 	    zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, name, strlen(name)) != 0 ||
-	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-	    bus_setint(s, ZMQ_SNDHWM, b->cfg->send_hwm, "SNDHWM") != 0 ||
-	    bus_setint(s, ZMQ_RCVHWM, b->cfg->recv_hwm, "RCVHWM") != 0 ||
-	    bus_setint(s, ZMQ_LINGER, 1000, "LINGER") != 0 ||
-	    bus_setint(s, ZMQ_HEARTBEAT_IVL, 5000, "HEARTBEAT_IVL") != 0 ||
-	    bus_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 15000, "HEARTBEAT_TIMEOUT") != 0) {
+	    bus_tune(s, b->cfg) != 0) {
 		*err = xasprintf("%s socket options: %s", name, zmq_strerror(errno));
 		return -1;
 	}

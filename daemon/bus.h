@@ -33,6 +33,22 @@ struct bus_msg {
 
 typedef void (*bus_msg_cb)(const struct bus_msg *m, void *arg);
 
+/* A peer that has gone without closing its connection (a cable cut, a machine off) is found
+ * by TCP, not by ZeroMQ's own heartbeats: after BUS_KEEPALIVE_IDLE_S of silence, probes every
+ * BUS_KEEPALIVE_INTVL_S, BUS_KEEPALIVE_CNT unanswered ones close the connection; data not
+ * acknowledged for BUS_MAXRT_MS (TCP_USER_TIMEOUT) does too. About 15 s either way.
+ * ZMQ_HEARTBEAT_IVL is not used: in libzmq 4.3.4 (Debian 12) its timer aborts the process
+ * ("Assertion failed: !_io_error (src/stream_engine_base.cpp:331)") when a peer whose input
+ * was stopped at recv_hwm resets its connection before the daemon has read what it queued. */
+#define BUS_KEEPALIVE_IDLE_S 5
+#define BUS_KEEPALIVE_INTVL_S 2
+#define BUS_KEEPALIVE_CNT 5
+#define BUS_MAXRT_MS 15000
+
+/* Sets CFG's limits (max_frame, send_hwm, recv_hwm), the linger and the dead-peer detection
+ * above on server socket S. Returns 0, or -1 with errno set and a warning logged. */
+int bus_tune(void *s, const struct config *cfg);
+
 /* Creates and binds the three sockets in CTX on BASE with CFG's keys and limits, calling CB
  * for every incoming message. The ZAP handler must already be bound in CTX. Returns a new
  * bus (caller frees with bus_free), or NULL with *ERR a new message (caller frees). */
