@@ -110,6 +110,8 @@ struct agent {
 	size_t n_units;
 	int registered;
 	int heartbeat_ms;
+	int heartbeat_min_ms;	       /* the daemon's spacing of heartbeats (Registered); 0: any */
+	int64_t last_heartbeat;	       /* monotonic ms of the last one sent */
 	int64_t next_heartbeat;	       /* monotonic ms */
 	uint64_t seen[AGENT_SEEN_MAX]; /* order ids already shown (ring) */
 	size_t n_seen;
@@ -343,6 +345,20 @@ agent_unit(const struct agent *a, const char *id)
 	return NULL;
 }
 
+/* Brings the next heartbeat forward, to now or, when the last was sent less than the daemon's
+ * heartbeat_min_ms ago, to then: changes in quick succession go out together and the daemon
+ * never has to refuse one. */
+static void
+agent_heartbeat_soon(struct agent *a)
+{
+	int64_t at = a->last_heartbeat + a->heartbeat_min_ms, now = now_ms();
+
+	if (at < now)
+		at = now;
+	if (at < a->next_heartbeat)
+		a->next_heartbeat = at;
+}
+
 /* Sets unit ID busy while one of its orders is active, else available; a change goes out
  * with the next heartbeat, which is brought forward. */
 static void
@@ -360,7 +376,7 @@ agent_unit_refresh(struct agent *a, const char *id)
 	st = busy ? MUSTER__UNIT_STATUS__UNIT_BUSY : MUSTER__UNIT_STATUS__UNIT_AVAILABLE;
 	if ((int)u->status != st) {
 		u->status = st;
-		a->next_heartbeat = now_ms();
+		agent_heartbeat_soon(a);
 	}
 }
 
@@ -375,7 +391,7 @@ agent_unit_arrive(struct agent *a, const struct order *o)
 		return;
 	u->position->lat = l->coords->lat;
 	u->position->lon = l->coords->lon;
-	a->next_heartbeat = now_ms();
+	agent_heartbeat_soon(a);
 }
 
 /* ---- the state file (--state) ---- */
@@ -870,7 +886,8 @@ agent_heartbeat(struct agent *a)
 	e.heartbeat = &hb;
 	if (client_send(a->sock, &e) != 0)
 		log_warn("agent: send heartbeat");
-	a->next_heartbeat = now_ms() + a->heartbeat_ms;
+	a->last_heartbeat = now_ms();
+	a->next_heartbeat = a->last_heartbeat + a->heartbeat_ms;
 }
 
 /* Returns the order ID, or NULL. */
@@ -1593,6 +1610,11 @@ agent_error(struct agent *a, const Envelope *e)
 	/* The daemon restarted or forgot us: register again (pending reports wait). */
 	if (lost)
 		agent_register(a);
+	/* A heartbeat came too soon and was not applied: send the state again shortly. */
+	if (er->code == MUSTER__ERROR_CODE__RESOURCE_EXHAUSTED &&
+	    strcmp(er->field, "heartbeat") == 0)
+		a->next_heartbeat =
+		    now_ms() + (a->heartbeat_min_ms > 100 ? a->heartbeat_min_ms : 100);
 }
 
 /* ---- orders ---- */
@@ -1792,6 +1814,7 @@ agent_registered(struct agent *a, const Muster__Registered *r)
 			  r->rejected[i]->message);
 	a->registered = 1;
 	a->heartbeat_ms = r->heartbeat_interval_ms ? (int)r->heartbeat_interval_ms : 5000;
+	a->heartbeat_min_ms = (int)r->heartbeat_min_ms;
 	if (a->restored) {
 		/* The first registration after a restart with orders from the state file: a unit
 		 * with an order in progress is busy, and on scene where that order is. */

@@ -695,12 +695,13 @@ cmd_status(int argc, char **argv)
 	sr = r->status_reply;
 	if (as_json) {
 		json_t *o = json_pack(
-		    "{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:{}}", "version", sr->version,
+		    "{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}", "version", sr->version,
 		    "started_at_ms", (json_int_t)sr->started_at_ms, "virtual_clock",
 		    sr->virtual_clock, "batches", (json_int_t)sr->batches, "batch_failures",
 		    (json_int_t)sr->batch_failures, "undelivered", (json_int_t)sr->undelivered,
 		    "send_queue_full", (json_int_t)sr->send_queue_full, "refused_at_limit",
-		    (json_int_t)sr->refused_at_limit, "gauges");
+		    (json_int_t)sr->refused_at_limit, "heartbeats_refused",
+		    (json_int_t)sr->heartbeats_refused, "gauges");
 
 		if (o == NULL)
 			die("out of memory");
@@ -737,9 +738,10 @@ cmd_status(int argc, char **argv)
 			       g->high_water, lim, g->unit);
 		}
 		printf("batches %" PRIu64 " (%" PRIu64 " failed), undelivered %" PRIu64 " (%" PRIu64
-		       " to a full queue), refused at a limit %" PRIu64 "\n",
+		       " to a full queue), incidents refused at the limit %" PRIu64
+		       ", heartbeats refused as too frequent %" PRIu64 "\n",
 		       sr->batches, sr->batch_failures, sr->undelivered, sr->send_queue_full,
-		       sr->refused_at_limit);
+		       sr->refused_at_limit, sr->heartbeats_refused);
 	}
 	wire_free(r);
 	return 0;

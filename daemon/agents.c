@@ -22,6 +22,9 @@ struct session {
 	int64_t last_seen_ms;
 	int seq_known;	   /* last_seq is loaded from the store */
 	uint64_t last_seq; /* highest report seq recorded */
+	int hb_started;	   /* the heartbeat allowance below has been set */
+	int64_t hb_credit; /* heartbeats allowed now, in ms of heartbeat_min_ms each */
+	int64_t hb_at;	   /* when hb_credit was last brought up to date, monotonic ms */
 };
 
 struct agents {
@@ -195,6 +198,7 @@ agents_register(struct request *r)
 	rd.n_accepted = rd.n_units = n_acc;
 	rd.n_rejected = n_rej;
 	rd.heartbeat_interval_ms = (uint32_t)r->d->cfg->heartbeat_interval_ms;
+	rd.heartbeat_min_ms = (uint32_t)r->d->cfg->heartbeat_min_ms;
 	json_object_set_new(body, "agent", json_string(r->client->id));
 	json_object_set_new(body, "version",
 			    json_string(reg->agent_version ? reg->agent_version : ""));
@@ -233,13 +237,40 @@ agents_register(struct request *r)
 	return 0;
 }
 
+/* Debits one heartbeat from session S's allowance, which grows by one per heartbeat_min_ms up
+ * to AGENTS_HEARTBEAT_BURST. Returns 0 when it is allowed, else the milliseconds until one
+ * is. Not on a virtual clock: a drill's time stands still between advances while its agents'
+ * does not, and a replay feeds only what was allowed. */
+static int64_t
+agents_allowance(const struct config *cfg, struct session *s)
+{
+	int64_t min = cfg->heartbeat_min_ms, cap = min * AGENTS_HEARTBEAT_BURST;
+	int64_t now = util_mono_ns() / 1000000;
+
+	if (min == 0 || util_clock_is_virtual())
+		return 0;
+	if (!s->hb_started) {
+		s->hb_started = 1;
+		s->hb_credit = cap;
+	} else if (now > s->hb_at) {
+		s->hb_credit += now - s->hb_at;
+	}
+	if (s->hb_credit > cap) /* also after heartbeat_min_ms was lowered */
+		s->hb_credit = cap;
+	s->hb_at = now;
+	if (s->hb_credit < min)
+		return min - s->hb_credit;
+	s->hb_credit -= min;
+	return 0;
+}
+
 int
 agents_heartbeat(struct request *r)
 {
 	const Muster__Heartbeat *hb = r->env->heartbeat;
 	struct roster *ros = r->d->cfg->roster;
 	struct session *s = agents_find(r->d->agents, r->client->id);
-	int64_t now = util_wall_ms();
+	int64_t now = util_wall_ms(), wait;
 	size_t i;
 	int changed = 0;
 
@@ -267,6 +298,24 @@ agents_heartbeat(struct request *r)
 			return request_fail(r, MUSTER__ERROR_CODE__INVALID_ARGUMENT, "units.status",
 					    "unit '%.64s': unknown status %d", us->unit_id,
 					    (int)us->status);
+	}
+	/* An agent that sends faster than it may is not heard out: each heartbeat it sends is
+	 * recorded (for replay), and the database would grow at its send rate. */
+	wait = agents_allowance(r->d->cfg, s);
+	if (wait > 0) {
+		static struct log_limit fast = {.what = "heartbeats refused as too frequent"};
+
+		r->d->heartbeats_refused++;
+		log_warnx_limited(&fast,
+				  "daemon: %s: heartbeat refused: more than one per %d ms "
+				  "(heartbeat_min_ms) after a burst of %d",
+				  r->client->id, r->d->cfg->heartbeat_min_ms,
+				  AGENTS_HEARTBEAT_BURST);
+		return request_fail(r, MUSTER__ERROR_CODE__RESOURCE_EXHAUSTED, "heartbeat",
+				    "heartbeats too frequent: at most one per %d ms after a burst "
+				    "of %d; this one was not applied, send the next in %lld ms",
+				    r->d->cfg->heartbeat_min_ms, AGENTS_HEARTBEAT_BURST,
+				    (long long)wait);
 	}
 	/* Record the status changes first; memory changes only once all are durable-to-be. */
 	for (i = 0; i < hb->n_units; i++) {

@@ -10,6 +10,9 @@ struct agents;
 struct daemon;
 struct request;
 
+/* Heartbeats an agent may send at once before heartbeat_min_ms spaces them. */
+#define AGENTS_HEARTBEAT_BURST 10
+
 /* Returns a new, empty session table; caller frees with agents_free. */
 struct agents *agents_new(void);
 /* Frees A; accepts NULL. */

@@ -71,6 +71,10 @@ static const struct cfg_option cfg_options[] = {
 	    "largest frame accepted, bytes; a larger one disconnects the peer"),
     CFG_INT("heartbeat_interval_ms", heartbeat_interval_ms, 100, 600000, 5000,
 	    "how often agents send heartbeats, milliseconds"),
+    CFG_INT("heartbeat_min_ms", heartbeat_min_ms, 0, 600000, 1000,
+	    "an agent may send at most one heartbeat per this long, over time, after a burst "
+	    "of 10; one beyond that is refused (RESOURCE_EXHAUSTED) and not applied. At most "
+	    "heartbeat_interval_ms; 0: no limit; applies on SIGHUP"),
     CFG_INT("unit_stale_ms", unit_stale_ms, 1000, 3600000, 30000,
 	    "a unit not heard from for this long is not available, milliseconds"),
     CFG_INT("checkpoint_idle_ms", checkpoint_idle_ms, 10, 600000, 1000,
@@ -254,6 +258,16 @@ cfg_load_main(struct cfg_ctx *x, const config_t *cf, struct config *c)
 			*sp = opt->type == CFG_T_PATH ? cfg_resolve(c->dir, opt->def_str)
 						      : xstrdup(opt->def_str);
 		}
+	}
+	/* An agent keeping to heartbeat_interval_ms must never be refused by heartbeat_min_ms. */
+	if (c->heartbeat_min_ms > c->heartbeat_interval_ms) {
+		const config_setting_t *s = config_setting_get_member(root, "heartbeat_min_ms");
+
+		conf_error_at(
+		    &x->conf, s ? s : config_setting_get_member(root, "heartbeat_interval_ms"),
+		    "'heartbeat_min_ms' = %d%s is above 'heartbeat_interval_ms' = %d: set "
+		    "it at or below the interval",
+		    c->heartbeat_min_ms, s ? "" : " (the default)", c->heartbeat_interval_ms);
 	}
 }
 

@@ -43,6 +43,7 @@ struct config {
 	char *snapshot_dir; /* where online backups for analysts are written */
 	int max_frame;	    /* bytes; larger frames disconnect the peer */
 	int heartbeat_interval_ms;
+	int heartbeat_min_ms;	/* an agent's heartbeats, over time, at most one per this; 0: any */
 	int unit_stale_ms;	/* a unit not heard from for this long is not available */
 	int checkpoint_idle_ms; /* WAL checkpoint after this long without writes */
 	int io_budget;		/* messages read per socket per wake-up */

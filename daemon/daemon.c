@@ -772,6 +772,22 @@ daemon_resources(struct daemon *d)
 			d->limit_told_ns = now;
 		}
 	}
+	if (daemon_resource_due(d->heartbeats_refused, d->hb_told, d->hb_told_ns, now)) {
+		uint64_t n = d->heartbeats_refused - d->hb_told;
+		json_t *body =
+		    json_pack("{s:s, s:I, s:I, s:I, s:I}", "gauge", "heartbeats", "limit",
+			      (json_int_t)d->cfg->heartbeat_min_ms, "burst",
+			      (json_int_t)AGENTS_HEARTBEAT_BURST, "refused", (json_int_t)n,
+			      "refused_total", (json_int_t)d->heartbeats_refused);
+
+		if (body && daemon_emit_resource(d, "resource.limit", body) == 0) {
+			log_warnx("daemon: heartbeat_min_ms (%d) reached: %llu heartbeats refused "
+				  "(RESOURCE_EXHAUSTED) since the last report",
+				  d->cfg->heartbeat_min_ms, (unsigned long long)n);
+			d->hb_told = d->heartbeats_refused;
+			d->hb_told_ns = now;
+		}
+	}
 	if (daemon_resource_due(full, d->queue_full_told, d->queue_full_told_ns, now)) {
 		uint64_t n = full - d->queue_full_told;
 		json_t *body =
@@ -821,6 +837,7 @@ daemon_status(struct request *r)
 	sr.undelivered = bus_undelivered(d->bus);
 	sr.send_queue_full = bus_queue_full(d->bus);
 	sr.refused_at_limit = d->refused_at_limit;
+	sr.heartbeats_refused = d->heartbeats_refused;
 	muster__envelope__init(&e);
 	e.body_case = MUSTER__ENVELOPE__BODY_STATUS_REPLY;
 	e.status_reply = &sr;

@@ -63,15 +63,18 @@ struct daemon {
 		uint64_t corr;
 	} advance;
 	uint64_t agent_msgs_reported; /* bus_count of the agents socket in the last ClockReply */
-	int64_t blind_next_ms;	    /* when a double-blind drill next has something due (blind.c) */
-	int64_t started_at_ms;	    /* wall clock at start */
-	struct gauges gauges;	    /* what the daemon holds, and its high-water marks */
-	uint64_t batch_messages;    /* messages handled in this loop iteration so far */
-	uint64_t refused_at_limit;  /* requests refused with RESOURCE_EXHAUSTED since start */
-	uint64_t limit_told;	    /* of those, how many a resource.limit event has told */
-	int64_t limit_told_ns;	    /* when it last did; 0: never */
-	uint64_t queue_full_told;   /* bus_queue_full when a resource.queue_full last told */
-	int64_t queue_full_told_ns; /* when it last did; 0: never */
+	int64_t blind_next_ms;	   /* when a double-blind drill next has something due (blind.c) */
+	int64_t started_at_ms;	   /* wall clock at start */
+	struct gauges gauges;	   /* what the daemon holds, and its high-water marks */
+	uint64_t batch_messages;   /* messages handled in this loop iteration so far */
+	uint64_t refused_at_limit; /* incidents refused at max_open_incidents since start */
+	uint64_t limit_told;	   /* of those, how many a resource.limit event has told */
+	int64_t limit_told_ns;	   /* when it last did; 0: never */
+	uint64_t heartbeats_refused; /* heartbeats refused at heartbeat_min_ms since start */
+	uint64_t hb_told;	     /* of those, how many a resource.limit event has told */
+	int64_t hb_told_ns;	     /* when it last did; 0: never */
+	uint64_t queue_full_told;    /* bus_queue_full when a resource.queue_full last told */
+	int64_t queue_full_told_ns;  /* when it last did; 0: never */
 };
 
 /* The context a handler gets: who asked, on which socket, what. All borrowed. */

@@ -75,8 +75,10 @@ class Flood(DaemonTest):
 
     def setUp(self):
         super().setUp()
+        # heartbeat_min_ms 0: the heartbeat limit (test_heartbeat.py) is off here, so that the
+        # database grows at flood speed and the WAL must be checkpointed under load.
         self.d.set_conf({"max_open_incidents": LIMIT, "send_hwm": HWM, "recv_hwm": RECV_HWM,
-                         "wal_max_pages": WAL_PAGES})
+                         "wal_max_pages": WAL_PAGES, "heartbeat_min_ms": 0})
         # Every submission is its own incident (no linking of duplicate reports), so that the
         # flood reaches the limit.
         path = os.path.join(self.d.dir, "plans.conf")

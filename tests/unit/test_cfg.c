@@ -45,6 +45,7 @@ test_good(void)
 	CHECK_STR(c->roster_file, CONF "good/roster.conf");
 	CHECK_STR(c->plans_file, CONF "good/plans.conf");
 	CHECK(c->heartbeat_interval_ms == 5000);
+	CHECK(c->heartbeat_min_ms == 1000);
 	CHECK(c->unit_stale_ms == 30000);
 	CHECK(c->checkpoint_idle_ms == 1000);
 	CHECK(c->io_budget == 256);
@@ -226,6 +227,26 @@ test_bad_range(void)
 	};
 
 	expect_errors(CONF "bad-range/musterd.conf", f);
+}
+
+/* heartbeat_min_ms above heartbeat_interval_ms would refuse an agent keeping to its interval:
+ * reported where it is set, or at the interval when the default is what conflicts. */
+static void
+test_bad_heartbeat(void)
+{
+	static const char *const f[] = {
+	    "bad-heartbeat/musterd.conf:8: 'heartbeat_min_ms' = 3000 is above "
+	    "'heartbeat_interval_ms' = 2000: set it at or below the interval",
+	    NULL,
+	};
+	static const char *const g[] = {
+	    "bad-heartbeat-default/musterd.conf:7: 'heartbeat_min_ms' = 1000 (the default) is "
+	    "above 'heartbeat_interval_ms' = 500: set it at or below the interval",
+	    NULL,
+	};
+
+	expect_errors(CONF "bad-heartbeat/musterd.conf", f);
+	expect_errors(CONF "bad-heartbeat-default/musterd.conf", g);
 }
 
 /* A missing file names the file and the reason, without a line. */
@@ -467,6 +488,7 @@ main(void)
 	RUN(test_bad_unknown);
 	RUN(test_bad_type);
 	RUN(test_bad_range);
+	RUN(test_bad_heartbeat);
 	RUN(test_bad_missing);
 	RUN(test_bad_duplicates);
 	RUN(test_bad_coords);
