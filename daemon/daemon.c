@@ -723,6 +723,34 @@ daemon_resource_due(uint64_t now_count, uint64_t told, int64_t told_ns, int64_t 
 	return now_count > told && (told_ns == 0 || now_ns - told_ns >= 60 * INT64_C(1000000000));
 }
 
+/* Tells COUNT refusals at SETTING (LIMIT, after a burst of BURST when not 0) as a
+ * resource.limit event for GAUGE and in the log, those since the last time (*TOLD at
+ * *TOLD_NS), once a minute at most. */
+static void
+daemon_tell_refusals(struct daemon *d, const char *gauge, const char *setting, int limit, int burst,
+		     const char *what, uint64_t count, uint64_t *told, int64_t *told_ns)
+{
+	int64_t now = util_mono_ns();
+	uint64_t n = count - *told;
+	json_t *body;
+
+	if (!daemon_resource_due(count, *told, *told_ns, now))
+		return;
+	body = json_pack("{s:s, s:I, s:I, s:I}", "gauge", gauge, "limit", (json_int_t)limit,
+			 "refused", (json_int_t)n, "refused_total", (json_int_t)count);
+	if (body && burst > 0 && json_object_set_new(body, "burst", json_integer(burst)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	if (body && daemon_emit_resource(d, "resource.limit", body) == 0) {
+		log_warnx("daemon: %s (%d) reached: %llu %s refused (RESOURCE_EXHAUSTED) since "
+			  "the last report",
+			  setting, limit, (unsigned long long)n, what);
+		*told = count;
+		*told_ns = now;
+	}
+}
+
 /* Makes growth visible: a gauge whose high-water mark rose by a quarter since it was last told
  * is told as a resource.high_water event; refusals at a limit and sends refused by a full peer
  * queue are told as resource.limit and resource.queue_full, once a minute at most. Not on a
@@ -757,37 +785,12 @@ daemon_resources(struct daemon *d)
 			 gauge_unit((enum gauge_id)g), (long long)prev,
 			 s->limit[g] > 0 ? "; it has a limit" : "");
 	}
-	if (daemon_resource_due(d->refused_at_limit, d->limit_told, d->limit_told_ns, now)) {
-		uint64_t n = d->refused_at_limit - d->limit_told;
-		json_t *body =
-		    json_pack("{s:s, s:I, s:I, s:I}", "gauge", "open_incidents", "limit",
-			      (json_int_t)d->cfg->max_open_incidents, "refused", (json_int_t)n,
-			      "refused_total", (json_int_t)d->refused_at_limit);
-
-		if (body && daemon_emit_resource(d, "resource.limit", body) == 0) {
-			log_warnx("daemon: max_open_incidents (%d) reached: %llu incidents refused "
-				  "(RESOURCE_EXHAUSTED) since the last report",
-				  d->cfg->max_open_incidents, (unsigned long long)n);
-			d->limit_told = d->refused_at_limit;
-			d->limit_told_ns = now;
-		}
-	}
-	if (daemon_resource_due(d->heartbeats_refused, d->hb_told, d->hb_told_ns, now)) {
-		uint64_t n = d->heartbeats_refused - d->hb_told;
-		json_t *body =
-		    json_pack("{s:s, s:I, s:I, s:I, s:I}", "gauge", "heartbeats", "limit",
-			      (json_int_t)d->cfg->heartbeat_min_ms, "burst",
-			      (json_int_t)AGENTS_HEARTBEAT_BURST, "refused", (json_int_t)n,
-			      "refused_total", (json_int_t)d->heartbeats_refused);
-
-		if (body && daemon_emit_resource(d, "resource.limit", body) == 0) {
-			log_warnx("daemon: heartbeat_min_ms (%d) reached: %llu heartbeats refused "
-				  "(RESOURCE_EXHAUSTED) since the last report",
-				  d->cfg->heartbeat_min_ms, (unsigned long long)n);
-			d->hb_told = d->heartbeats_refused;
-			d->hb_told_ns = now;
-		}
-	}
+	daemon_tell_refusals(d, "open_incidents", "max_open_incidents", d->cfg->max_open_incidents,
+			     0, "incidents", d->refused_at_limit, &d->limit_told,
+			     &d->limit_told_ns);
+	daemon_tell_refusals(d, "heartbeats", "heartbeat_min_ms", d->cfg->heartbeat_min_ms,
+			     AGENTS_HEARTBEAT_BURST, "heartbeats", d->heartbeats_refused,
+			     &d->hb_told, &d->hb_told_ns);
 	if (daemon_resource_due(full, d->queue_full_told, d->queue_full_told_ns, now)) {
 		uint64_t n = full - d->queue_full_told;
 		json_t *body =
