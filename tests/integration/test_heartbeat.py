@@ -242,8 +242,10 @@ class RealAgent(DaemonTest):
         self.assertGreaterEqual(len(fire), 8)
         # The changes brought heartbeats forward (more than one per interval)...
         self.assertGreater(len(beats), elapsed / 5 + 2)
-        # ...spaced by heartbeat_min_ms, less what the network and the loop add to the gap.
-        self.assertGreaterEqual(min(gaps), MIN_MS - 100)
+        # ...spaced by heartbeat_min_ms. These are the times the daemon handled them, and a
+        # busy loop can take one late and the next on time, so half of it is required here;
+        # without the spacing they come 1 ms apart.
+        self.assertGreaterEqual(min(gaps), MIN_MS / 2)
 
 
 if __name__ == "__main__":
