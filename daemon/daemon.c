@@ -725,12 +725,12 @@ daemon_resource_due(uint64_t now_count, uint64_t told, int64_t told_ns, int64_t 
 
 /* Tells COUNT refusals at SETTING (LIMIT, after a burst of BURST when not 0) as a
  * resource.limit event for GAUGE and in the log, those since the last time (*TOLD at
- * *TOLD_NS), once a minute at most. */
+ * *TOLD_NS), once a minute at most; NOW is the monotonic clock of this pass. */
 static void
-daemon_tell_refusals(struct daemon *d, const char *gauge, const char *setting, int limit, int burst,
-		     const char *what, uint64_t count, uint64_t *told, int64_t *told_ns)
+daemon_tell_refusals(struct daemon *d, int64_t now, const char *gauge, const char *setting,
+		     int limit, int burst, const char *what, uint64_t count, uint64_t *told,
+		     int64_t *told_ns)
 {
-	int64_t now = util_mono_ns();
 	uint64_t n = count - *told;
 	json_t *body;
 
@@ -785,10 +785,10 @@ daemon_resources(struct daemon *d)
 			 gauge_unit((enum gauge_id)g), (long long)prev,
 			 s->limit[g] > 0 ? "; it has a limit" : "");
 	}
-	daemon_tell_refusals(d, "open_incidents", "max_open_incidents", d->cfg->max_open_incidents,
-			     0, "incidents", d->refused_at_limit, &d->limit_told,
-			     &d->limit_told_ns);
-	daemon_tell_refusals(d, "heartbeats", "heartbeat_min_ms", d->cfg->heartbeat_min_ms,
+	daemon_tell_refusals(d, now, "open_incidents", "max_open_incidents",
+			     d->cfg->max_open_incidents, 0, "incidents", d->refused_at_limit,
+			     &d->limit_told, &d->limit_told_ns);
+	daemon_tell_refusals(d, now, "heartbeats", "heartbeat_min_ms", d->cfg->heartbeat_min_ms,
 			     AGENTS_HEARTBEAT_BURST, "heartbeats", d->heartbeats_refused,
 			     &d->hb_told, &d->hb_told_ns);
 	if (daemon_resource_due(full, d->queue_full_told, d->queue_full_told_ns, now)) {

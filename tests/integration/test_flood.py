@@ -41,7 +41,7 @@ HWM = 1000   # send_hwm (well above the rogue's bursts of 40)
 # nothing about growth. 100 (still above the bursts of 40) bounds it at 5.9 MiB.
 RECV_HWM = 100
 MAX_FRAME = 65536  # the default max_frame
-PEERS = 6  # the five flooders and the operator
+PEERS = 5  # those that send to the daemon: four flooders and the operator (not the feed's)
 # Beyond the queues: SQLite's page cache (2 MiB by default), ZeroMQ's per-connection buffers
 # and the allocator's slack.
 RSS_ALLOWANCE_KIB = 16 * 1024
